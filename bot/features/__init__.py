@@ -1,0 +1,12 @@
+"""The features, in the order the engine runs them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.features.base import Feature
+
+
+def all_features() -> list[Feature[Any]]:
+    """A fresh instance of every feature, in a fixed order."""
+    return []

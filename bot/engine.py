@@ -1,0 +1,325 @@
+"""The engine: records each event once, runs the features in order, stores what they decide."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.actions import Action, Reply
+from bot.config import Community, Config, SettingsResolver
+from bot.events import (
+    ButtonPressed,
+    CommandIssued,
+    Event,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    ReactionAdded,
+    ReactionRemoved,
+    Tick,
+)
+from bot.features.base import CommandSpec, Context, Decision, Feature, Outcome
+from bot.locales import get_locale
+from storage import models
+from storage.db import Database
+from storage.repositories import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Result:
+    """What handling one event produced."""
+
+    actions: list[Action] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    duplicate: bool = False
+
+
+class Engine:
+    """Turns events into actions through the features; every event is handled once."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        features: Sequence[Feature[Any]],
+        *,
+        resolver: SettingsResolver | None = None,
+        record_outbox: bool = False,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.features = tuple(features)
+        self.resolver = resolver or SettingsResolver(config)
+        self.record_outbox = record_outbox
+        self._commands: dict[str, tuple[Feature[Any], CommandSpec]] = {}
+        for feature in self.features:
+            for spec in feature.commands:
+                if spec.name in self._commands:
+                    raise ValueError(f"command /{spec.name} is declared twice")
+                self._commands[spec.name] = (feature, spec)
+        self._batch: Store | None = None
+        self._batch_pending = 0
+        self._batch_size = 0
+
+    # --- public API ------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> list[Action]:
+        """Handle one event; a redelivered event yields no actions."""
+        return (await self.process(event)).actions
+
+    async def process(self, event: Event) -> Result:
+        """Handle one event and return actions and decisions."""
+        if self._batch is not None:
+            result = await self._process_in(self._batch, event, savepoint=True)
+            self._batch_pending += 1
+            if self._batch_pending >= self._batch_size:
+                await self._batch.session.commit()
+                await self._batch.session.begin()
+                self._batch_pending = 0
+            return result
+        async with self.db.session() as session:
+            return await self._process_in(Store(session), event, savepoint=False)
+
+    @asynccontextmanager
+    async def batch(self, size: int = 500) -> AsyncIterator[None]:
+        """Share one transaction across ``size`` events (replays); each event stays atomic."""
+        async with self.db.sessions() as session:
+            await session.begin()
+            self._batch, self._batch_pending, self._batch_size = Store(session), 0, size
+            try:
+                yield
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                self._batch = None
+
+    def command_specs(self) -> list[CommandSpec]:
+        """Every command the features answer, plus /help."""
+        return [HELP, *(spec for _, spec in self._commands.values())]
+
+    # --- internals ---------------------------------------------------------------------
+
+    async def _process_in(self, store: Store, event: Event, *, savepoint: bool) -> Result:
+        if savepoint:
+            async with store.session.begin_nested():
+                return await self._run(store, event)
+        return await self._run(store, event)
+
+    async def _run(self, store: Store, event: Event) -> Result:
+        community = self.config.community(event.community)
+        if community is None:
+            log.warning("event %s for unknown community %r ignored", event.key, event.community)
+            return Result(duplicate=True)
+        if not await store.events.claim(event.key, event.kind, community.name, event.at):
+            return Result(duplicate=True)
+        event = await self._record(store, community, event)
+        result = Result()
+        started = time.perf_counter()
+        if isinstance(event, CommandIssued):
+            outcome = await self._command(store, community, event)
+        else:
+            outcome = await self._features(store, community, event)
+        result.actions, result.decisions = outcome.actions, outcome.decisions
+        await self._persist(store, community, event, result)
+        elapsed = (time.perf_counter() - started) * 1000
+        if elapsed > 250:
+            log.warning("event %s took %.0f ms", event.key, elapsed)
+        return result
+
+    async def _record(self, store: Store, community: Community, event: Event) -> Event:
+        """Store members, chats and messages; resolve @name mentions to member keys."""
+        at = event.at
+        await store.members.ensure_chat(event.chat, community.name, at)
+        match event:
+            case MessagePosted():
+                author = event.author
+                await store.members.ensure(
+                    author.key, author.name, author.username, author.is_bot, at
+                )
+                mentions = await self._resolve_mentions(store, event)
+                reply_author = None
+                if event.reply_to is not None:
+                    replied = await store.messages.get(event.chat, event.reply_to)
+                    reply_author = replied.author if replied else None
+                await store.messages.add(
+                    models.Message(
+                        community=community.name,
+                        chat=event.chat,
+                        message_id=event.message_id,
+                        author=author.key,
+                        text=event.text,
+                        reply_to=event.reply_to,
+                        reply_to_author=reply_author,
+                        mentions=list(mentions),
+                        thread=event.thread,
+                        at=at,
+                        forwarded=event.forwarded,
+                    )
+                )
+                if mentions != event.mentions:
+                    event = dataclasses.replace(event, mentions=mentions)
+            case ReactionAdded() | ReactionRemoved():
+                user = event.user
+                await store.members.ensure(user.key, user.name, user.username, user.is_bot, at)
+            case CommandIssued():
+                author = event.author
+                await store.members.ensure(
+                    author.key, author.name, author.username, author.is_bot, at
+                )
+            case MemberJoined():
+                member = event.member
+                await store.members.ensure(
+                    member.key, member.name, member.username, member.is_bot, at
+                )
+            case ButtonPressed():
+                user = event.user
+                await store.members.ensure(user.key, user.name, user.username, user.is_bot, at)
+            case MessageEdited():
+                await store.messages.set_fields(
+                    event.chat, event.message_id, text=event.text, edited_at=at
+                )
+            case MessageDeleted():
+                await store.messages.set_fields(event.chat, event.message_id, deleted=True)
+            case Tick():
+                pass
+        return event
+
+    async def _resolve_mentions(self, store: Store, event: MessagePosted) -> tuple[str, ...]:
+        platform = event.chat.partition(":")[0]
+        resolved: list[str] = []
+        for mention in event.mentions:
+            key: str | None = mention
+            if mention.startswith("@"):
+                member = await store.members.by_name(platform, mention[1:])
+                key = member.key if member else None
+            if key and key not in resolved:
+                resolved.append(key)
+        return tuple(resolved)
+
+    async def _features(self, store: Store, community: Community, event: Event) -> Outcome:
+        outcome = Outcome()
+        chat = None if isinstance(event, Tick) else event.chat
+        for feature in self.features:
+            if not isinstance(event, feature.handles):
+                continue
+            ctx = self._context(store, community, feature, chat, event)
+            if not ctx.settings.enabled:
+                continue
+            outcome.extend(await self._call(feature, event, ctx))
+        return outcome
+
+    async def _call(self, feature: Feature[Any], event: Event, ctx: Context[Any]) -> Outcome:
+        try:
+            return await feature.handle(event, ctx)
+        except Exception:
+            # One feature's bug must not stop the others or lose the event.
+            log.exception("feature %s failed on event %s", feature.name, event.key)
+            return Outcome()
+
+    def _context(
+        self,
+        store: Store,
+        community: Community,
+        feature: Feature[Any],
+        chat: str | None,
+        event: Event,
+    ) -> Context[Any]:
+        settings = self.resolver.get(feature.settings_model, feature.name, community.name, chat)
+        return Context(
+            settings=settings,
+            store=store,
+            config=self.config,
+            community=community,
+            locale=get_locale(community.language),
+            resolver=self.resolver,
+            now=event.at,
+        )
+
+    async def _command(self, store: Store, community: Community, event: CommandIssued) -> Outcome:
+        locale = get_locale(community.language)
+        if event.name in ("help", "start"):
+            return Outcome(actions=[self._help(event, community)])
+        entry = self._commands.get(event.name)
+        if entry is None:
+            return Outcome()
+        feature, spec = entry
+        ctx = self._context(store, community, feature, event.chat, event)
+        if spec.moderator_only and not ctx.is_moderator(
+            event.author.key, event.author_is_moderator
+        ):
+            log.info("refused /%s to non-moderator %s", event.name, event.author.key)
+            store.session.add(
+                models.ModLogEntry(
+                    community=community.name,
+                    actor=event.author.key,
+                    action="refused",
+                    detail=f"/{event.name}",
+                    at=event.at,
+                )
+            )
+            text = locale.t("core.moderators_only", command=event.name)
+            return Outcome(
+                actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)],
+                decisions=[
+                    Decision(
+                        "refused",
+                        event.message_id,
+                        {"command": event.name, "user": event.author.key},
+                    )
+                ],
+            )
+        if not ctx.settings.enabled:
+            text = locale.t("core.feature_disabled", command=event.name)
+            return Outcome(actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)])
+        return await self._call(feature, event, ctx)
+
+    def _help(self, event: CommandIssued, community: Community) -> Action:
+        locale = get_locale(community.language)
+        moderator = event.author_is_moderator or event.author.key in community.section.moderators
+        lines = [locale.t("core.help_title")]
+        for spec in self.command_specs():
+            if spec.moderator_only and not moderator:
+                continue
+            lines.append(f"{spec.usage} — {locale.t(spec.help_key)}")
+        return Reply(chat=event.chat, text="\n".join(lines), reply_to=event.message_id)
+
+    async def _persist(
+        self, store: Store, community: Community, event: Event, result: Result
+    ) -> None:
+        if result.decisions:
+            await store.decisions.add_many(
+                models.Decision(
+                    community=community.name,
+                    event_key=event.key,
+                    kind=d.kind,
+                    message_id=d.message_id,
+                    data=dict(d.data),
+                    at=event.at,
+                )
+                for d in result.decisions
+            )
+        if self.record_outbox and result.actions:
+            await store.outbox.add_many(
+                models.OutboxItem(
+                    event_key=event.key,
+                    position=i,
+                    kind=a.kind,
+                    chat=a.chat,
+                    payload={},
+                    created_at=event.at,
+                )
+                for i, a in enumerate(result.actions)
+            )
+
+
+HELP = CommandSpec("help", "/help", "core.help_help")

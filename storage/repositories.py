@@ -1,0 +1,442 @@
+"""Async repositories over one session (one transaction): the only way features touch data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage import models
+
+
+def _insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT DO NOTHING on both SQLite and PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def _changed(session: AsyncSession, stmt: Any) -> bool:
+    """Run a DML statement; True if it touched a row."""
+    result = cast("CursorResult[Any]", await session.execute(stmt))
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class KarmaTotal:
+    """A member's karma in a community."""
+
+    member: str
+    points: float
+
+
+class Events:
+    """Processed platform events: the idempotency keys."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, key: str, kind: str, community: str, at: datetime) -> bool:
+        """Record an event key; False if it was recorded before (a redelivery)."""
+        stmt = (
+            _insert(self.session, models.ProcessedEvent)
+            .values(key=key, kind=kind, community=community, at=at)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        return await _changed(self.session, stmt)
+
+
+class Members:
+    """Member accounts and chats."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def ensure(
+        self, key: str, name: str, username: str | None, is_bot: bool, at: datetime
+    ) -> None:
+        """Create the member if new; keep the newest display name."""
+        stmt = _insert(self.session, models.Member).values(
+            key=key, name=name, username=username, is_bot=is_bot, first_seen=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"name": name, "username": username},
+            where=or_(
+                col(models.Member.name) != name,
+                col(models.Member.username).is_distinct_from(username),
+            ),
+        )
+        await self.session.execute(stmt)
+
+    async def ensure_chat(self, key: str, community: str, at: datetime) -> None:
+        """Record a chat the first time it is seen."""
+        stmt = (
+            _insert(self.session, models.Chat)
+            .values(key=key, community=community, first_seen=at)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        await self.session.execute(stmt)
+
+    async def get(self, key: str) -> models.Member | None:
+        """The member with that key."""
+        result = await self.session.execute(
+            select(models.Member).where(col(models.Member.key) == key)
+        )
+        return result.scalar_one_or_none()
+
+    async def by_name(self, platform: str, name: str) -> models.Member | None:
+        """Find a member of a platform by @username or display name (case-insensitive)."""
+        lowered = name.lower()
+        stmt = (
+            select(models.Member)
+            .where(col(models.Member.key).startswith(f"{platform}:"))
+            .where(
+                or_(
+                    func.lower(col(models.Member.username)) == lowered,
+                    func.lower(col(models.Member.name)) == lowered,
+                )
+            )
+            .order_by(col(models.Member.username).is_(None))
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def names(self, keys: Iterable[str]) -> dict[str, str]:
+        """Display names for member keys (the key itself when unknown)."""
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        stmt = select(col(models.Member.key), col(models.Member.name)).where(
+            col(models.Member.key).in_(wanted)
+        )
+        found = {k: n for k, n in (await self.session.execute(stmt)).all()}
+        return {k: found.get(k, k) for k in wanted}
+
+
+class Messages:
+    """Messages seen in chats."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: models.Message) -> bool:
+        """Store a message; False if that chat already has that message id."""
+        values = {c: getattr(row, c) for c in models.Message.model_fields if c != "id"}
+        stmt = (
+            _insert(self.session, models.Message)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["chat", "message_id"])
+        )
+        return await _changed(self.session, stmt)
+
+    async def get(self, chat: str, message_id: str) -> models.Message | None:
+        """One message by chat and id."""
+        stmt = select(models.Message).where(
+            col(models.Message.chat) == chat, col(models.Message.message_id) == message_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def set_fields(self, chat: str, message_id: str, **values: Any) -> None:
+        """Update fields of a message (text after an edit, deleted, is_thanks)."""
+        stmt = (
+            update(models.Message)
+            .where(
+                and_(col(models.Message.chat) == chat, col(models.Message.message_id) == message_id)
+            )
+            .values(**values)
+        )
+        await self.session.execute(stmt)
+
+    async def recent(
+        self, chat: str, since: datetime, before: datetime, limit: int = 50
+    ) -> Sequence[models.Message]:
+        """Messages of a chat in a time window, newest first."""
+        stmt = (
+            select(models.Message)
+            .where(
+                col(models.Message.chat) == chat,
+                col(models.Message.at) >= since,
+                col(models.Message.at) <= before,
+                col(models.Message.deleted) == False,  # noqa: E712
+            )
+            .order_by(col(models.Message.at).desc(), col(models.Message.id).desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class Karma:
+    """The append-only karma ledger and what is derived from it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, entry: models.KarmaEntry) -> models.KarmaEntry:
+        """Append one ledger row."""
+        self.session.add(entry)
+        await self.session.flush()
+        return entry
+
+    def _members(self, members: Sequence[str]) -> Any:
+        return col(models.KarmaEntry.receiver).in_(members)
+
+    async def total(
+        self, community: str, members: Sequence[str], since: datetime | None = None
+    ) -> float:
+        """Karma of a member (all linked accounts), optionally since a moment."""
+        stmt = select(func.coalesce(func.sum(col(models.KarmaEntry.points)), 0.0)).where(
+            col(models.KarmaEntry.community) == community, self._members(members)
+        )
+        if since is not None:
+            stmt = stmt.where(col(models.KarmaEntry.at) >= since)
+        return float((await self.session.execute(stmt)).scalar_one())
+
+    async def given_since(self, community: str, giver: str, since: datetime) -> float:
+        """Points a giver handed out since a moment (for the giver's daily cap)."""
+        stmt = select(func.coalesce(func.sum(col(models.KarmaEntry.points)), 0.0)).where(
+            col(models.KarmaEntry.community) == community,
+            col(models.KarmaEntry.giver) == giver,
+            col(models.KarmaEntry.at) >= since,
+            col(models.KarmaEntry.reason).in_(("thanks", "reaction")),
+        )
+        return float((await self.session.execute(stmt)).scalar_one())
+
+    async def received_since(self, community: str, receiver: str, since: datetime) -> float:
+        """Points a member received from members since a moment (for the receiver's cap)."""
+        stmt = select(func.coalesce(func.sum(col(models.KarmaEntry.points)), 0.0)).where(
+            col(models.KarmaEntry.community) == community,
+            col(models.KarmaEntry.receiver) == receiver,
+            col(models.KarmaEntry.at) >= since,
+            col(models.KarmaEntry.reason).in_(("thanks", "reaction")),
+        )
+        return float((await self.session.execute(stmt)).scalar_one())
+
+    async def last_award(
+        self, community: str, giver: str, receiver: str
+    ) -> models.KarmaEntry | None:
+        """The newest positive award from giver to receiver."""
+        stmt = (
+            select(models.KarmaEntry)
+            .where(
+                col(models.KarmaEntry.community) == community,
+                col(models.KarmaEntry.giver) == giver,
+                col(models.KarmaEntry.receiver) == receiver,
+                col(models.KarmaEntry.points) > 0,
+                col(models.KarmaEntry.reason).in_(("thanks", "reaction")),
+            )
+            .order_by(col(models.KarmaEntry.at).desc(), col(models.KarmaEntry.id).desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def open_awards(
+        self,
+        community: str,
+        chat: str,
+        message_id: str,
+        *,
+        giver: str | None = None,
+        emoji: str | None = None,
+    ) -> list[models.KarmaEntry]:
+        """Awards from a source message (or reaction) that have not been reversed yet."""
+        stmt = select(models.KarmaEntry).where(
+            col(models.KarmaEntry.community) == community,
+            col(models.KarmaEntry.chat) == chat,
+            col(models.KarmaEntry.message_id) == message_id,
+            col(models.KarmaEntry.reason).in_(("thanks", "reaction")),
+        )
+        if giver is not None:
+            stmt = stmt.where(col(models.KarmaEntry.giver) == giver)
+        if emoji is not None:
+            stmt = stmt.where(col(models.KarmaEntry.emoji) == emoji)
+        awards = list((await self.session.execute(stmt)).scalars().all())
+        if not awards:
+            return []
+        reversed_ids = set(
+            (
+                await self.session.execute(
+                    select(col(models.KarmaEntry.reverses)).where(
+                        col(models.KarmaEntry.reverses).in_([a.id for a in awards])
+                    )
+                )
+            ).scalars()
+        )
+        return [a for a in awards if a.id not in reversed_ids]
+
+    async def history(
+        self, community: str, members: Sequence[str], limit: int = 10
+    ) -> Sequence[models.KarmaEntry]:
+        """The newest ledger rows of a member, for /karma why."""
+        stmt = (
+            select(models.KarmaEntry)
+            .where(col(models.KarmaEntry.community) == community, self._members(members))
+            .order_by(col(models.KarmaEntry.at).desc(), col(models.KarmaEntry.id).desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def top(
+        self, community: str, since: datetime | None = None, limit: int = 10
+    ) -> list[KarmaTotal]:
+        """Members with the most karma, optionally since a moment."""
+        points = func.sum(col(models.KarmaEntry.points))
+        stmt = (
+            select(col(models.KarmaEntry.receiver), points)
+            .where(col(models.KarmaEntry.community) == community)
+            .group_by(col(models.KarmaEntry.receiver))
+            .having(points > 0)
+            .order_by(points.desc(), col(models.KarmaEntry.receiver))
+            .limit(limit)
+        )
+        if since is not None:
+            stmt = stmt.where(col(models.KarmaEntry.at) >= since)
+        return [
+            KarmaTotal(m, round(float(p), 2)) for m, p in (await self.session.execute(stmt)).all()
+        ]
+
+    async def totals(self, community: str) -> dict[str, float]:
+        """Every member's total, for tests, replay summaries and ranks."""
+        stmt = (
+            select(col(models.KarmaEntry.receiver), func.sum(col(models.KarmaEntry.points)))
+            .where(col(models.KarmaEntry.community) == community)
+            .group_by(col(models.KarmaEntry.receiver))
+        )
+        return {m: round(float(p), 2) for m, p in (await self.session.execute(stmt)).all()}
+
+
+class Decisions:
+    """The decision log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_many(self, rows: Iterable[models.Decision]) -> None:
+        """Append decisions."""
+        self.session.add_all(list(rows))
+
+
+class Cases:
+    """Cases for moderators and their history."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def open(self, case: models.Case, actor: str | None = None) -> models.Case:
+        """Open a case and write its first history row."""
+        self.session.add(case)
+        await self.session.flush()
+        assert case.id is not None
+        self.session.add(
+            models.CaseEvent(case_id=case.id, actor=actor, action="opened", at=case.opened_at)
+        )
+        return case
+
+    async def get(self, community: str, case_id: int) -> models.Case | None:
+        """One case of a community."""
+        stmt = select(models.Case).where(
+            col(models.Case.community) == community, col(models.Case.id) == case_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def open_for(self, community: str, kind: str, subject: str) -> models.Case | None:
+        """The open case of a kind about a member, if any."""
+        stmt = (
+            select(models.Case)
+            .where(
+                col(models.Case.community) == community,
+                col(models.Case.kind) == kind,
+                col(models.Case.subject) == subject,
+                col(models.Case.status) == "open",
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class Outbox:
+    """Actions waiting for, or done with, delivery."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_many(self, rows: Iterable[models.OutboxItem]) -> None:
+        """Queue actions."""
+        self.session.add_all(list(rows))
+
+
+class State:
+    """Features' small persistent state (JSON values by key) and training samples."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, feature: str, community: str, key: str, default: Any = None) -> Any:
+        """A stored value, or ``default``."""
+        stmt = select(col(models.FeatureState.value)).where(
+            col(models.FeatureState.feature) == feature,
+            col(models.FeatureState.community) == community,
+            col(models.FeatureState.key) == key,
+        )
+        value = (await self.session.execute(stmt)).scalar_one_or_none()
+        return default if value is None else value
+
+    async def set(self, feature: str, community: str, key: str, value: Any, at: datetime) -> None:
+        """Store a value (insert or replace)."""
+        stmt = _insert(self.session, models.FeatureState).values(
+            feature=feature, community=community, key=key, value=value, updated_at=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["feature", "community", "key"],
+            set_={"value": value, "updated_at": at},
+        )
+        await self.session.execute(stmt)
+
+    async def delete(self, feature: str, community: str, key: str) -> None:
+        """Forget a value."""
+        await self.session.execute(
+            delete(models.FeatureState).where(
+                and_(
+                    col(models.FeatureState.feature) == feature,
+                    col(models.FeatureState.community) == community,
+                    col(models.FeatureState.key) == key,
+                )
+            )
+        )
+
+    async def add_sample(self, sample: models.TrainingSample) -> None:
+        """Store a labelled text for a classifier."""
+        self.session.add(sample)
+
+    async def samples(self, feature: str, community: str) -> Sequence[models.TrainingSample]:
+        """Every labelled text of a feature in a community, oldest first."""
+        stmt = (
+            select(models.TrainingSample)
+            .where(
+                col(models.TrainingSample.feature) == feature,
+                col(models.TrainingSample.community) == community,
+            )
+            .order_by(col(models.TrainingSample.id))
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class Store:
+    """The repositories of one unit of work (one session, one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.events = Events(session)
+        self.members = Members(session)
+        self.messages = Messages(session)
+        self.karma = Karma(session)
+        self.decisions = Decisions(session)
+        self.cases = Cases(session)
+        self.outbox = Outbox(session)
+        self.state = State(session)

@@ -1,0 +1,117 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from adapters.console import ConsoleChat, TestClock
+from bot.app import App, default_config
+from bot.config import parse_config
+from bot.features.base import Feature
+
+# python-telegram-bot warns when its duration attributes are read as ints; the warning
+# would turn into an error under filterwarnings=error.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+POSTGRES_URL = os.environ.get("LEUMUND_TEST_POSTGRES_URL", "")
+# A Monday 09:00 UTC: week arithmetic in tests stays readable.
+START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+
+MakeApp = Callable[..., Awaitable[App]]
+MakeChat = Callable[..., Awaitable[ConsoleChat]]
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    url = make_url(POSTGRES_URL).set(drivername="postgresql")
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of an empty database; PostgreSQL ones are created and dropped per test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'leumund.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need LEUMUND_TEST_POSTGRES_URL (set by .ci/run)")
+    name = f"leumund_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            make_url(POSTGRES_URL)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file URL, for tests that are about SQLite itself."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'leumund.db'}"
+
+
+@pytest.fixture
+async def make_app(db_url: str) -> AsyncIterator[MakeApp]:
+    """Build apps on the test database; closed after the test."""
+    apps: list[App] = []
+
+    async def factory(
+        extra_config: str = "",
+        *,
+        features: Sequence[Feature[Any]] | None = None,
+        language: str = "de",
+        config_text: str | None = None,
+    ) -> App:
+        if config_text is not None:
+            from bot.app import feature_models
+
+            config = parse_config(config_text, feature_models(features), source="<test>")
+        else:
+            config = default_config(
+                db_url, language=language, extra=extra_config, features=features
+            )
+        app = await App.create(config, database_url=db_url, features=features)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        await app.close()
+
+
+@pytest.fixture
+async def make_chat(make_app: MakeApp) -> MakeChat:
+    """A console chat on a fresh app, with a test clock that moves one minute per event."""
+
+    async def factory(
+        extra_config: str = "",
+        *,
+        features: Sequence[Feature[Any]] | None = None,
+        language: str = "de",
+        step: timedelta = timedelta(minutes=1),
+        start: datetime = START,
+    ) -> ConsoleChat:
+        app = await make_app(extra_config, features=features, language=language)
+        return ConsoleChat(
+            app.engine,
+            community="demo",
+            clock=TestClock(start, step),
+            moderators=frozenset({"mod"}),
+        )
+
+    return factory

@@ -152,14 +152,18 @@ class ConsoleChat:
 
     async def react(self, who: str, number: int, emoji: str, *, remove: bool = False) -> None:
         """Add (or take back) a reaction to message ``number``."""
+        if not 0 < number <= len(self.lines):
+            raise IndexError(f"no message #{number}")
         self._reaction_seq += 1
-        chat = self.lines[number - 1].chat if 0 < number <= len(self.lines) else self.chat
+        chat = self.lines[number - 1].chat
         base = self._base(f"{PLATFORM}:{chat}:{number}:reaction:{self._reaction_seq}", chat)
         cls = ReactionRemoved if remove else ReactionAdded
         await self.send(cls(**base, message_id=str(number), user=self.member(who), emoji=emoji))
 
     async def edit(self, who: str, number: int, text: str) -> None:
         """Change the text of message ``number``."""
+        if not 0 < number <= len(self.lines):
+            raise IndexError(f"no message #{number}")
         line = self.lines[number - 1]
         line.text = text
         base = self._base(f"{PLATFORM}:{line.chat}:{number}:edit:{len(self.lines)}", line.chat)
@@ -169,6 +173,8 @@ class ConsoleChat:
 
     async def delete(self, number: int) -> None:
         """Delete message ``number``."""
+        if not 0 < number <= len(self.lines):
+            raise IndexError(f"no message #{number}")
         line = self.lines[number - 1]
         base = self._base(f"{PLATFORM}:{line.chat}:{number}:deleted", line.chat)
         await self.send(MessageDeleted(**base, message_id=str(number)))
@@ -201,10 +207,14 @@ _DURATION = re.compile(r"^(\d+)\s*([mhd])$")
 
 
 async def run_console(
-    chat: ConsoleChat, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    chat: ConsoleChat,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    first_speaker: str = "alice",
 ) -> None:
     """The interactive loop: read lines, speak as members, print what the bot does."""
-    who = "alice"
+    who = first_speaker
     offset = timedelta(0)
     base_clock = chat.clock
     chat.clock = lambda: base_clock() + offset

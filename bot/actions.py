@@ -115,4 +115,15 @@ def describe(action: Action) -> str:
             return f"summary: {text}{extra}"
         case DirectMessage(member=member, text=text):
             return f"private message to {member}: {text}"
+        case SetRole(member=member, role=role, add=add):
+            return f"{'give' if add else 'take'} role {role} {'to' if add else 'from'} {member}"
     return action.kind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetRole(Action):
+    """Give or take a platform role (Discord level roles); ``chat`` names the guild's chat."""
+
+    member: str
+    role: str
+    add: bool = True

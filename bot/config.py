@@ -536,32 +536,34 @@ def _community(
             except ValidationError as exc:
                 problems.extend(_problems(exc, path, lines))
 
+    if section is not None:
+        if section.name in seen_names:
+            path = (*prefix, "name")
+            problems.append(
+                Problem(
+                    _path_str(path), f"duplicate community {section.name!r}", _line_for(lines, path)
+                )
+            )
+        seen_names.add(section.name)
+        own = [f"telegram:{c}" for c in section.telegram_chats]
+        own += [f"discord-guild:{g}" for g in section.discord_guilds]
+        own += [f"console:{c}" for c in section.console_chats]
+        for chat in own:
+            if chat in seen_chats and seen_chats[chat] != section.name:
+                problems.append(
+                    Problem(
+                        _path_str(prefix),
+                        f"{chat} already belongs to community {seen_chats[chat]!r}",
+                        _line_for(lines, prefix),
+                    )
+                )
+            seen_chats.setdefault(chat, section.name)
     if section is None or bot is None or len(problems) > before:
         return None
-    if section.name in seen_names:
-        path = (*prefix, "name")
-        problems.append(
-            Problem(
-                _path_str(path), f"duplicate community {section.name!r}", _line_for(lines, path)
-            )
-        )
-        return None
-    seen_names.add(section.name)
-    community = Community(
+    return Community(
         section,
         section.language or bot.language,
         section.timezone or bot.timezone,
         overrides,
         chat_overrides,
     )
-    for chat in community.chats:
-        if chat in seen_chats:
-            problems.append(
-                Problem(
-                    _path_str(prefix),
-                    f"{chat} already belongs to community {seen_chats[chat]!r}",
-                    _line_for(lines, prefix),
-                )
-            )
-        seen_chats[chat] = section.name
-    return community

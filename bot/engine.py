@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.actions import Action, Reply
@@ -16,6 +17,7 @@ from bot.events import (
     ButtonPressed,
     CommandIssued,
     Event,
+    Member,
     MemberJoined,
     MessageDeleted,
     MessageEdited,
@@ -65,6 +67,10 @@ class Engine:
                 if spec.name in self._commands:
                     raise ValueError(f"command /{spec.name} is declared twice")
                 self._commands[spec.name] = (feature, spec)
+        # Members and chats this process already stored: skips an upsert per event. Only an
+        # optimisation; cleared whenever a transaction rolls back.
+        self._known_members: dict[str, tuple[str, str | None]] = {}
+        self._known_chats: set[str] = set()
         self._batch: Store | None = None
         self._batch_pending = 0
         self._batch_size = 0
@@ -78,7 +84,7 @@ class Engine:
     async def process(self, event: Event) -> Result:
         """Handle one event and return actions and decisions."""
         if self._batch is not None:
-            result = await self._process_in(self._batch, event, savepoint=True)
+            result = await self._process_in(self._batch, event)
             self._batch_pending += 1
             if self._batch_pending >= self._batch_size:
                 await self._batch.session.commit()
@@ -86,11 +92,15 @@ class Engine:
                 self._batch_pending = 0
             return result
         async with self.db.session() as session:
-            return await self._process_in(Store(session), event, savepoint=False)
+            return await self._process_in(Store(session), event)
 
     @asynccontextmanager
     async def batch(self, size: int = 500) -> AsyncIterator[None]:
-        """Share one transaction across ``size`` events (replays); each event stays atomic."""
+        """Share one transaction across ``size`` events (replays).
+
+        Commits happen only between events, so every event is stored whole or not at all;
+        an error rolls back the uncommitted events and is raised.
+        """
         async with self.db.sessions() as session:
             await session.begin()
             self._batch, self._batch_pending, self._batch_size = Store(session), 0, size
@@ -98,6 +108,7 @@ class Engine:
                 yield
                 await session.commit()
             except BaseException:
+                self._forget()
                 await session.rollback()
                 raise
             finally:
@@ -109,11 +120,27 @@ class Engine:
 
     # --- internals ---------------------------------------------------------------------
 
-    async def _process_in(self, store: Store, event: Event, *, savepoint: bool) -> Result:
-        if savepoint:
-            async with store.session.begin_nested():
-                return await self._run(store, event)
-        return await self._run(store, event)
+    def _forget(self) -> None:
+        self._known_members.clear()
+        self._known_chats.clear()
+
+    async def _process_in(self, store: Store, event: Event) -> Result:
+        # No savepoint per event: feature errors are caught in _call, and an error that
+        # escapes aborts the whole uncommitted batch, which a re-run completes (idempotent).
+        try:
+            return await self._run(store, event)
+        except BaseException:
+            self._forget()
+            raise
+
+    async def _ensure_member(self, store: Store, member: Member, at: datetime) -> None:
+        seen = (member.name, member.username)
+        if self._known_members.get(member.key) == seen:
+            return
+        await store.members.ensure(member.key, member.name, member.username, member.is_bot, at)
+        if len(self._known_members) > 100_000:
+            self._known_members.clear()
+        self._known_members[member.key] = seen
 
     async def _run(self, store: Store, event: Event) -> Result:
         community = self.config.community(event.community)
@@ -130,60 +157,61 @@ class Engine:
         else:
             outcome = await self._features(store, community, event)
         result.actions, result.decisions = outcome.actions, outcome.decisions
+        self._log_replies(event, result)
         await self._persist(store, community, event, result)
         elapsed = (time.perf_counter() - started) * 1000
         if elapsed > 250:
             log.warning("event %s took %.0f ms", event.key, elapsed)
         return result
 
+    def _log_replies(self, event: Event, result: Result) -> None:
+        """Every reply the bot makes is a decision too, so a replay shows what it said."""
+        message_id = getattr(event, "message_id", None)
+        logged = {d.data.get("text") for d in result.decisions if d.kind == "reply"}
+        for action in result.actions:
+            if isinstance(action, Reply) and action.text not in logged:
+                result.decisions.append(
+                    Decision("reply", message_id, {"text": action.text, "chat": action.chat})
+                )
+
     async def _record(self, store: Store, community: Community, event: Event) -> Event:
         """Store members, chats and messages; resolve @name mentions to member keys."""
         at = event.at
-        await store.members.ensure_chat(event.chat, community.name, at)
+        if event.chat and event.chat not in self._known_chats:
+            await store.members.ensure_chat(event.chat, community.name, at)
+            self._known_chats.add(event.chat)
         match event:
             case MessagePosted():
                 author = event.author
-                await store.members.ensure(
-                    author.key, author.name, author.username, author.is_bot, at
-                )
+                await self._ensure_member(store, author, at)
                 mentions = await self._resolve_mentions(store, event)
                 reply_author = None
                 if event.reply_to is not None:
                     replied = await store.messages.get(event.chat, event.reply_to)
                     reply_author = replied.author if replied else None
                 await store.messages.add(
-                    models.Message(
-                        community=community.name,
-                        chat=event.chat,
-                        message_id=event.message_id,
-                        author=author.key,
-                        text=event.text,
-                        reply_to=event.reply_to,
-                        reply_to_author=reply_author,
-                        mentions=list(mentions),
-                        thread=event.thread,
-                        at=at,
-                        forwarded=event.forwarded,
-                    )
+                    community=community.name,
+                    chat=event.chat,
+                    message_id=event.message_id,
+                    author=author.key,
+                    text=event.text,
+                    reply_to=event.reply_to,
+                    reply_to_author=reply_author,
+                    mentions=list(mentions),
+                    thread=event.thread,
+                    at=at,
+                    forwarded=event.forwarded,
                 )
                 if mentions != event.mentions:
                     event = dataclasses.replace(event, mentions=mentions)
             case ReactionAdded() | ReactionRemoved():
-                user = event.user
-                await store.members.ensure(user.key, user.name, user.username, user.is_bot, at)
+                await self._ensure_member(store, event.user, at)
             case CommandIssued():
-                author = event.author
-                await store.members.ensure(
-                    author.key, author.name, author.username, author.is_bot, at
-                )
+                await self._ensure_member(store, event.author, at)
             case MemberJoined():
-                member = event.member
-                await store.members.ensure(
-                    member.key, member.name, member.username, member.is_bot, at
-                )
+                await self._ensure_member(store, event.member, at)
             case ButtonPressed():
-                user = event.user
-                await store.members.ensure(user.key, user.name, user.username, user.is_bot, at)
+                await self._ensure_member(store, event.user, at)
             case MessageEdited():
                 await store.messages.set_fields(
                     event.chat, event.message_id, text=event.text, edited_at=at

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -126,15 +126,14 @@ class Messages:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, row: models.Message) -> bool:
-        """Store a message; False if that chat already has that message id."""
-        values = {c: getattr(row, c) for c in models.Message.model_fields if c != "id"}
+    async def add(self, **values: Any) -> bool:
+        """Store a message (columns of models.Message); False if that chat already has it."""
         stmt = (
             _insert(self.session, models.Message)
-            .values(**values)
+            .values(deleted=False, is_thanks=False)
             .on_conflict_do_nothing(index_elements=["chat", "message_id"])
         )
-        return await _changed(self.session, stmt)
+        return await _changed(self.session, stmt.values(**values))
 
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""
@@ -318,8 +317,20 @@ class Decisions:
         self.session = session
 
     async def add_many(self, rows: Iterable[models.Decision]) -> None:
-        """Append decisions."""
-        self.session.add_all(list(rows))
+        """Append decisions (one executemany, no ORM unit of work)."""
+        values = [
+            {
+                "community": r.community,
+                "event_key": r.event_key,
+                "kind": r.kind,
+                "message_id": r.message_id,
+                "data": r.data,
+                "at": r.at,
+            }
+            for r in rows
+        ]
+        if values:
+            await self.session.execute(insert(models.Decision), values)
 
 
 class Cases:

@@ -1,0 +1,178 @@
+"""``leumund demo``: the bundled sample community replayed, and what the bot did, readably."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.rule import Rule
+
+from bot.actions import Action, describe
+from bot.app import App, default_config
+from bot.commands import parse_command
+from bot.events import CommandIssued, Event, Member, MessagePosted, ReactionAdded, ReactionRemoved
+from bot.replay import replay
+
+SAMPLE = "sample_community.jsonl"
+PLATFORM = "chat"
+
+
+def sample_lines() -> list[bytes]:
+    """The bundled sample conversation, line by line."""
+    data = resources.files("bot").joinpath("data", SAMPLE).read_bytes()
+    return data.splitlines(keepends=True)
+
+
+def _who(key: str) -> str:
+    return key.partition(":")[2] or key
+
+
+class Transcript:
+    """Prints each event that made the bot do or decide something."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.texts: dict[str, str] = {}
+        self.shown = 0
+
+    def __call__(
+        self, line: int, event: Event, actions: list[Action], logged: list[dict[str, Any]]
+    ) -> None:
+        if isinstance(event, MessagePosted):
+            self.texts[event.message_id] = event.text
+        if not actions and not logged:
+            return
+        self.shown += 1
+        self.out.print(f"[dim]{event.at:%a %H:%M}[/dim] {self._event(event)}", highlight=False)
+        for decision in logged:
+            text = self._decision(decision)
+            if text:
+                self.out.print(f"    [cyan]→[/cyan] {text}", highlight=False)
+        for action in actions:
+            self.out.print(
+                f"    [green]🤖[/green] {describe(action)}", highlight=False, markup=False
+            )
+
+    def _event(self, event: Event) -> str:
+        chat = event.chat.partition(":")[2]
+        match event:
+            case MessagePosted(author=author, text=text, message_id=mid):
+                return f"#{chat} {mid} [bold]{author.name}[/bold]: {_short(text)}"
+            case ReactionAdded(user=user, emoji=emoji, message_id=mid):
+                return f"#{chat} [bold]{user.name}[/bold] reacts {emoji} to {mid}"
+            case ReactionRemoved(user=user, emoji=emoji, message_id=mid):
+                return f"#{chat} [bold]{user.name}[/bold] takes back {emoji} on {mid}"
+            case CommandIssued(author=author, name=name, args=args):
+                return f"#{chat} [bold]{author.name}[/bold]: /{name} {' '.join(args)}"
+        return event.kind
+
+    def _decision(self, d: dict[str, Any]) -> str:
+        kind = d["kind"]
+        if kind == "reply":
+            return ""  # the reply itself is printed as an action
+        if kind == "karma":
+            return (
+                f"[green]+{d['points']:g} karma[/green] {_who(d['receiver'])} "
+                f"(from {_who(str(d['giver']))}, {d['reason']})"
+            )
+        if kind == "karma_blocked":
+            receiver = _who(str(d.get("receiver")))
+            return f"[yellow]no karma[/yellow] {receiver}: rule [bold]{d['rule']}[/bold]"
+        if kind == "promo":
+            signals = ", ".join(d["signals"])
+            return f"[red]promo flag[/red] {_who(d['user'])} score {d['score']:.2f}: {signals}"
+        if kind == "complaint":
+            return f"[magenta]complaint[/magenta] ({d['severity']}) score {d['score']:.2f}"
+        rest = {k: v for k, v in d.items() if k not in ("kind", "message_id")}
+        return f"{kind}: {rest}"
+
+
+def _short(text: str, width: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+async def ask(
+    app: App, community: str, who: str, text: str, chat: str = "help", *, at: Any
+) -> list[Action]:
+    """Ask the bot a command as a member of the sample community."""
+    parsed = parse_command(text)
+    assert parsed is not None, text
+    event = CommandIssued(
+        key=f"demo:{who}:{text}:{at.isoformat()}",
+        community=community,
+        chat=f"{PLATFORM}:{chat}",
+        at=at,
+        name=parsed.name,
+        args=parsed.args,
+        author=Member(key=f"{PLATFORM}:{who}", name=who, username=who),
+    )
+    return await app.engine.handle(event)
+
+
+async def run_demo(out_dir: Path, language: str, out: Console) -> int:
+    """Replay the sample and print what happened; returns the exit status."""
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="leumund-demo-") as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/demo.db"
+        config = default_config(url, language=language)
+        app = await App.create(config)
+        try:
+            return await _demo(app, out_dir, out)
+        finally:
+            await app.close()
+
+
+async def _demo(app: App, out_dir: Path, out: Console) -> int:
+    community = app.config.default_community().name
+    out.print(Rule("Leumund demo: a week in a sample community"))
+    out.print(
+        "Every message the bot acted on, with its decisions (→) and its actions (🤖).\n",
+        highlight=False,
+    )
+    transcript = Transcript(out)
+    stats = await replay(app, sample_lines(), observer=transcript)
+    out.print()
+    out.print(Rule("What the bot counted"))
+    out.print(
+        f"{stats.messages} messages, {stats.reactions} reactions, {stats.commands} commands "
+        f"replayed in {stats.seconds:.1f} s; {len(stats.errors)} bad lines.",
+        highlight=False,
+    )
+    for kind, count in sorted(stats.decisions.items()):
+        out.print(f"  {kind}: {count}", highlight=False)
+    for rule, count in sorted(stats.blocks.items()):
+        out.print(f"  karma blocked by rule '{rule}': {count}", highlight=False)
+
+    last = app.config.default_community()
+    async with app.db.session() as session:
+        from storage.repositories import Store
+
+        totals = await Store(session).karma.totals(last.name)
+    at = _after_sample() + timedelta(minutes=1)
+    questions = ["/top all"]
+    if totals:
+        best = max(totals, key=lambda k: (totals[k], k))
+        questions.append(f"/karma why @{_who(best)}")
+    out.print()
+    out.print(Rule("Asking the bot"))
+    for question in questions:
+        out.print(f"[bold]anna[/bold]: {question}", highlight=False)
+        for action in await ask(app, community, "anna", question, at=at):
+            out.print(f"  🤖 {describe(action)}", markup=False, highlight=False)
+        at += timedelta(minutes=1)
+    return 1 if stats.errors else 0
+
+
+def _after_sample() -> Any:
+    import json
+
+    last = sample_lines()[-1]
+    from datetime import datetime
+
+    return datetime.fromisoformat(json.loads(last)["ts"].replace("Z", "+00:00"))

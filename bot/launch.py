@@ -1,0 +1,48 @@
+"""Start the real bot: the adapters the config enables, in one event loop."""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.base import Adapter
+from bot.app import App
+from bot.config import Config, ConfigError, Problem
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def build_adapters(config: Config, app: App) -> list[Adapter]:
+    """One adapter per enabled platform; tokens come from the environment."""
+    adapters: list[Adapter] = []
+    commands = [(spec.name, spec.help_key) for spec in app.engine.command_specs()]
+    if config.telegram.enabled:
+        from adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(config, config.token("telegram"), commands=commands))
+    if config.discord.enabled:
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(config, config.token("discord"), commands=commands))
+    if not adapters:
+        raise ConfigError(
+            config.source,
+            [Problem("telegram.enabled / discord.enabled", "enable at least one platform")],
+        )
+    return adapters
+
+
+async def launch(config: Config) -> None:
+    """Run until SIGINT/SIGTERM."""
+    # Check the tokens before touching the database, so a bad start changes nothing.
+    if config.telegram.enabled:
+        config.token("telegram")
+    if config.discord.enabled:
+        config.token("discord")
+    app = await App.create(config)
+    try:
+        runtime = Runtime(app, build_adapters(config, app))
+        log.info("Leumund is running for %d community(ies)", len(config.communities))
+        await runtime.run()
+    finally:
+        await app.close()

@@ -1,0 +1,120 @@
+"""Replaying a chat history through the full pipeline: events in, decisions and totals out."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from adapters.imports.jsonl import JsonlReader, LineError
+from bot.actions import Action, Reply
+from bot.app import App
+from bot.events import CommandIssued, MessagePosted, ReactionAdded, ReactionRemoved
+
+
+@dataclass
+class ReplayStats:
+    """What a replay read and what the bot decided."""
+
+    lines: int = 0
+    messages: int = 0
+    reactions: int = 0
+    commands: int = 0
+    duplicates: int = 0
+    errors: list[LineError] = field(default_factory=list)
+    decisions: Counter[str] = field(default_factory=Counter)
+    blocks: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def events(self) -> int:
+        """Events handed to the engine."""
+        return self.messages + self.reactions + self.commands
+
+    @property
+    def rate(self) -> float:
+        """Events per second."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+# Called after every event with the event's line, its actions and decisions (for the demo).
+Observer = Callable[[int, Any, list[Action], list[dict[str, Any]]], None]
+
+
+async def replay(
+    app: App,
+    lines: Iterable[str | bytes],
+    *,
+    decisions_out: IO[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    observer: Observer | None = None,
+    community: str | None = None,
+    batch_size: int = 500,
+) -> ReplayStats:
+    """Feed JSONL lines through the engine; each event is atomic, a re-run changes nothing."""
+    config = app.config
+    default = community or config.default_community().name
+
+    def community_of(name: str | None) -> str | None:
+        if name is None:
+            return default
+        return name if config.community(name) is not None else None
+
+    reader = JsonlReader(community_of)
+    stats = ReplayStats()
+    started = time.perf_counter()
+    async with app.engine.batch(batch_size):
+        for item in reader.read(_counting(lines, stats, progress)):
+            if isinstance(item, LineError):
+                stats.errors.append(item)
+                continue
+            event = item.event
+            result = await app.engine.process(event)
+            match event:
+                case MessagePosted():
+                    stats.messages += 1
+                case ReactionAdded() | ReactionRemoved():
+                    stats.reactions += 1
+                case CommandIssued():
+                    stats.commands += 1
+            if result.duplicate:
+                stats.duplicates += 1
+                continue
+            logged = [d.as_json() for d in result.decisions]
+            for decision in logged:
+                stats.decisions[decision["kind"]] += 1
+                if decision["kind"] == "karma_blocked":
+                    stats.blocks[str(decision.get("rule"))] += 1
+            if decisions_out is not None:
+                for decision in logged:
+                    decisions_out.write(
+                        json.dumps(decision, ensure_ascii=False, default=str) + "\n"
+                    )
+            if observer is not None:
+                observer(item.line, event, result.actions, logged)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _counting(
+    lines: Iterable[str | bytes], stats: ReplayStats, progress: Callable[[int], None] | None
+) -> Iterable[str | bytes]:
+    for line in lines:
+        stats.lines += 1
+        if progress is not None:
+            progress(len(line))
+        yield line
+
+
+def reply_texts(actions: list[Action]) -> list[str]:
+    """The texts of the replies among actions."""
+    return [a.text for a in actions if isinstance(a, Reply)]
+
+
+def open_lines(path: Path) -> IO[bytes]:
+    """Open a JSONL file for reading as bytes (sizes for the progress bar are byte counts)."""
+    return path.open("rb")

@@ -1,0 +1,106 @@
+"""Replays: decisions out, bad lines counted, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.replay import replay
+from storage import models
+from tests.bot.test_engine import Echo
+from tests.conftest import MakeApp
+
+
+def conversation(n: int) -> list[str]:
+    start = datetime(2026, 11, 16, 9, tzinfo=UTC)
+    lines = []
+    for i in range(n):
+        lines.append(
+            json.dumps(
+                {
+                    "type": "message",
+                    "id": f"m{i}",
+                    "chat": "c1" if i % 2 else "c2",
+                    "author": {"id": f"u{i % 7}", "name": f"user{i % 7}"},
+                    "ts": (start + timedelta(seconds=i)).isoformat(),
+                    "text": f"hallo {i}",
+                }
+            )
+        )
+        if i % 5 == 0:
+            lines.append(
+                json.dumps(
+                    {
+                        "type": "reaction",
+                        "id": f"r{i}",
+                        "chat": "c1" if i % 2 else "c2",
+                        "message_id": f"m{i}",
+                        "user": {"id": "u9", "name": "nine"},
+                        "emoji": "👍",
+                        "ts": (start + timedelta(seconds=i)).isoformat(),
+                    }
+                )
+            )
+    return lines
+
+
+async def counts(app: object) -> tuple[int, int, int]:
+    async with app.db.session() as session:  # type: ignore[attr-defined]
+        return (
+            await session.scalar(select(func.count()).select_from(models.Message)),
+            await session.scalar(select(func.count()).select_from(models.Decision)),
+            await session.scalar(select(func.count()).select_from(models.ProcessedEvent)),
+        )
+
+
+async def test_replay_twice_changes_nothing(make_app: MakeApp) -> None:
+    app = await make_app(features=[Echo()])
+    lines = conversation(1200)
+    out = io.StringIO()
+    first = await replay(app, lines, decisions_out=out, batch_size=100)
+    assert (first.messages, first.reactions, first.duplicates) == (1200, 240, 0)
+    logged = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert sum(1 for d in logged if d["kind"] == "echo") == 1200
+    assert {d["kind"] for d in logged} == {"echo", "reply"}
+    before = await counts(app)
+    assert before == (1200, 2400, 1440)
+    second = await replay(app, lines, batch_size=100)
+    assert second.duplicates == 1440 and not second.decisions
+    assert await counts(app) == before
+
+
+async def test_bad_lines_are_skipped_and_reported(make_app: MakeApp) -> None:
+    app = await make_app(features=[Echo()])
+    lines = conversation(3)
+    lines.insert(1, "{oops")
+    stats = await replay(app, lines)
+    assert [str(e) for e in stats.errors] == [
+        "line 2: invalid JSON: Expecting property name enclosed in double quotes"
+    ]
+    assert stats.messages == 3
+
+
+async def test_interrupted_replay_completes_on_rerun(make_app: MakeApp) -> None:
+    """A replay that dies half-way keeps whole events only; a re-run completes it exactly."""
+    app = await make_app(features=[Echo()])
+    lines = conversation(500)
+
+    def dying() -> object:
+        for number, line in enumerate(lines):
+            if number == 333:
+                raise KeyboardInterrupt
+            yield line
+
+    with contextlib.suppress(KeyboardInterrupt):
+        await replay(app, dying(), batch_size=50)  # type: ignore[arg-type]
+    partial = await counts(app)
+    # Only whole batches of 50 events were committed before the interruption.
+    assert partial[2] == 300
+    await replay(app, lines, batch_size=50)
+    reference = await make_app(features=[Echo()])
+    await replay(reference, lines, batch_size=50)
+    assert await counts(app) == await counts(reference)

@@ -7,6 +7,7 @@ import logging
 from adapters.base import Adapter
 from bot.app import App
 from bot.config import Config, ConfigError, Problem
+from bot.locales import LANGUAGES, get_locale
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -15,15 +16,20 @@ log = logging.getLogger(__name__)
 def build_adapters(config: Config, app: App) -> list[Adapter]:
     """One adapter per enabled platform; tokens come from the environment."""
     adapters: list[Adapter] = []
-    commands = [(spec.name, spec.help_key) for spec in app.engine.command_specs()]
+    specs = app.engine.command_specs()
     if config.telegram.enabled:
         from adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config, config.token("telegram"), commands=commands))
+        # Telegram shows command descriptions in the member's language.
+        menus = {
+            language: [(spec.name, get_locale(language).t(spec.help_key)) for spec in specs]
+            for language in LANGUAGES
+        }
+        adapters.append(TelegramAdapter(config, config.token("telegram"), commands=menus))
     if config.discord.enabled:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(config, config.token("discord"), commands=commands))
+        adapters.append(DiscordAdapter(config, commands=specs, token=config.token("discord")))
     if not adapters:
         raise ConfigError(
             config.source,

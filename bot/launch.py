@@ -7,7 +7,6 @@ import logging
 from adapters.base import Adapter
 from bot.app import App
 from bot.config import Config, ConfigError, Problem
-from bot.locales import LANGUAGES, get_locale
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -20,12 +19,7 @@ def build_adapters(config: Config, app: App) -> list[Adapter]:
     if config.telegram.enabled:
         from adapters.telegram import TelegramAdapter
 
-        # Telegram shows command descriptions in the member's language.
-        menus = {
-            language: [(spec.name, get_locale(language).t(spec.help_key)) for spec in specs]
-            for language in LANGUAGES
-        }
-        adapters.append(TelegramAdapter(config, config.token("telegram"), commands=menus))
+        adapters.append(TelegramAdapter.for_app(app))
     if config.discord.enabled:
         from adapters.discord import DiscordAdapter
 

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Language = Literal["de", "en"]
 M = TypeVar("M", bound=BaseModel)
@@ -87,6 +94,15 @@ class DiscordSection(StrictModel):
     shard_count: int | None = Field(None, ge=1)
     members_intent: bool = True
     ignore_other_bots: bool = True
+    moderator_roles: list[str] = Field(
+        [], description="role ids or names whose holders are moderators"
+    )
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSection:
+        if self.shard_ids is not None and self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count")
+        return self
 
 
 class CommunitySection(StrictModel):

@@ -23,7 +23,14 @@ def build_adapters(config: Config, app: App) -> list[Adapter]:
     if config.discord.enabled:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(config, commands=specs, token=config.token("discord")))
+        adapters.append(
+            DiscordAdapter(
+                config,
+                commands=specs,
+                token=config.token("discord"),
+                moderator_roles=config.discord.moderator_roles,
+            )
+        )
     if not adapters:
         raise ConfigError(
             config.source,

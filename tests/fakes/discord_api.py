@@ -468,6 +468,11 @@ class FakeDiscord:
             joined_at=_now_iso(),
         )
 
+    def add_rest_channel(self, data: JSON) -> JSON:
+        """Register a channel only REST knows, not GUILD_CREATE (e.g. an archived thread)."""
+        self._channels[int(data["id"])] = data
+        return data
+
     def fail_next(
         self,
         method: str,

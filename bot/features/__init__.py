@@ -9,4 +9,6 @@ from bot.features.base import Feature
 
 def all_features() -> list[Feature[Any]]:
     """A fresh instance of every feature, in a fixed order."""
-    return []
+    from bot.features.complaints import ComplaintsFeature
+
+    return [ComplaintsFeature()]

@@ -694,7 +694,8 @@ async def test_direct_message_refused_falls_back_to_a_note(
         [note] = await tg.wait_for_call("sendMessage")
 
     link = "https://t.me/leumund_bot?start=private"
-    expected = (template or "{mention} → {link}").format(mention="Ann Meyer", link=link)
+    shipped = get_locale("de").variants("telegram.private_chat_needed")[0]
+    expected = (template or shipped).format(mention="Ann Meyer", link=link)
     assert note.params["chat_id"] == CHAT_ID
     assert note.params["text"] == expected
     [mention] = note.params["entities"]

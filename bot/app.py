@@ -13,6 +13,7 @@ from bot.engine import Engine
 from bot.features import all_features
 from bot.features.base import Feature
 from storage.db import Database
+from storage.repositories import Store
 
 
 def feature_models(features: Sequence[Feature[Any]] | None = None) -> dict[str, type[BaseModel]]:
@@ -70,9 +71,13 @@ class App:
             await db.dispose()
             raise
         built = list(features) if features is not None else all_features()
-        engine = Engine(
-            config, db, built, resolver=SettingsResolver(config), record_outbox=record_outbox
-        )
+        resolver = SettingsResolver(config)
+        engine = Engine(config, db, built, resolver=resolver, record_outbox=record_outbox)
+        # Settings moderators changed with /config set survive restarts.
+        from bot.features.moderation import load_overrides
+
+        async with db.session() as session:
+            await load_overrides(Store(session), resolver)
         return cls(config, db, engine)
 
     async def close(self) -> None:

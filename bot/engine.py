@@ -157,6 +157,11 @@ class Engine:
         else:
             outcome = await self._features(store, community, event)
         result.actions, result.decisions = outcome.actions, outcome.decisions
+        if any(
+            d.kind == "privacy" and d.data.get("action") == "forgotten" for d in outcome.decisions
+        ):
+            # The member's rows were renamed: the next message must store them anew.
+            self._forget()
         self._log_replies(event, result)
         await self._persist(store, community, event, result)
         elapsed = (time.perf_counter() - started) * 1000

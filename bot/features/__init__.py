@@ -10,5 +10,6 @@ from bot.features.base import Feature
 def all_features() -> list[Feature[Any]]:
     """A fresh instance of every feature, in a fixed order."""
     from bot.features.complaints import ComplaintsFeature
+    from bot.features.moderation import ModerationFeature, PrivacyFeature
 
-    return [ComplaintsFeature()]
+    return [PrivacyFeature(), ModerationFeature(), ComplaintsFeature()]

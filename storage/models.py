@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -78,7 +78,8 @@ class Message(SQLModel, table=True):
     deleted: bool = False
     forwarded: bool = False
     is_thanks: bool = False
-    fingerprint: int | None = None
+    # A 64-bit SimHash as a signed integer, for near-duplicate checks.
+    fingerprint: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class KarmaEntry(SQLModel, table=True):

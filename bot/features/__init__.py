@@ -11,5 +11,6 @@ def all_features() -> list[Feature[Any]]:
     """A fresh instance of every feature, in a fixed order."""
     from bot.features.complaints import ComplaintsFeature
     from bot.features.moderation import ModerationFeature, PrivacyFeature
+    from bot.features.promo import PromoFeature
 
-    return [PrivacyFeature(), ModerationFeature(), ComplaintsFeature()]
+    return [PrivacyFeature(), ModerationFeature(), PromoFeature(), ComplaintsFeature()]

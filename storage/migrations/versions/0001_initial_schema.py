@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('forwarded', sa.Boolean(), nullable=False),
     sa.Column('is_thanks', sa.Boolean(), nullable=False),
-    sa.Column('fingerprint', sa.Integer(), nullable=True),
+    sa.Column('fingerprint', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('chat', 'message_id', name='uq_messages_chat_message')
     )

@@ -10,7 +10,14 @@ from bot.features.base import Feature
 def all_features() -> list[Feature[Any]]:
     """A fresh instance of every feature, in a fixed order."""
     from bot.features.complaints import ComplaintsFeature
+    from bot.features.karma import KarmaFeature
     from bot.features.moderation import ModerationFeature, PrivacyFeature
     from bot.features.promo import PromoFeature
 
-    return [PrivacyFeature(), ModerationFeature(), PromoFeature(), ComplaintsFeature()]
+    return [
+        PrivacyFeature(),
+        ModerationFeature(),
+        KarmaFeature(),
+        PromoFeature(),
+        ComplaintsFeature(),
+    ]

@@ -1,0 +1,327 @@
+"""The fair rules: who may credit whom, how much, and ring (serial voting) detection.
+
+Checked in this order; the first that blocks is logged with its name:
+``bot``, ``self`` (also between linked accounts), ``cooldown`` (the same giver credited
+the same receiver within ``pair_cooldown_minutes``), ``reciprocal`` (the receiver credited
+the giver within ``reciprocal_cooldown_minutes``), ``daily_cap_giver``,
+``daily_cap_receiver`` (points since midnight in the community's time zone; reversed
+awards still count, so toggling a reaction frees no room). Awards that
+pass are weighted (see ``giver_weight``), reduced inside a ring (``ring``) and cut to what
+is left under the daily caps.
+
+Ring: the awards of the last ``ring_window_days`` that touch the giver or the receiver
+are netted per pair (reversals included). The group is the giver, the receiver and up to
+``ring_max_size - 2`` partners who both gave to and received from them (strongest mutual
+exchange first); members who do not both give and receive inside the group are dropped
+(a ring is mutual, so one-way fans are not in it). It is a ring when giver and receiver
+are still in it, and the points exchanged inside reach ``ring_min_points`` and make up at
+least ``ring_min_share`` both of what the group received and of what it gave.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, or_, select
+from sqlmodel import col
+
+from bot.features.base import Context
+from bot.features.karma.link import Profile
+from bot.features.karma.settings import KarmaSettings, giver_weight
+from storage import models
+from storage.repositories import Store
+
+EARNED = ("thanks", "reaction")
+NETTED = ("thanks", "reaction", "reversal")
+BOT, SELF, COOLDOWN, RECIPROCAL = "bot", "self", "cooldown", "reciprocal"
+CAP_GIVER, CAP_RECEIVER, RING, NEW_MEMBER = (
+    "daily_cap_giver",
+    "daily_cap_receiver",
+    "ring",
+    "new_member",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RingFinding:
+    """A group that exchanges most of its karma among itself."""
+
+    members: tuple[str, ...]
+    accounts: tuple[str, ...]
+    inside: float
+    received: float
+    given: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules decided for one giver -> receiver award."""
+
+    points: float
+    rule: str | None = None
+    blocked: bool = False
+    weight: float = 1.0
+    ring: RingFinding | None = None
+    # An open (or confirmed) case already covers the ring: do not open another.
+    ring_case_known: bool = False
+    # The receiver's karma before this award (None when the rules stopped early).
+    receiver_total: float | None = None
+
+
+def day_start(now: datetime, timezone: str) -> datetime:
+    """Midnight of ``now``'s day in the community's time zone."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def week_start(now: datetime, timezone: str) -> datetime:
+    """Monday 00:00 of ``now``'s week in the community's time zone."""
+    start = day_start(now, timezone)
+    return start - timedelta(days=start.weekday())
+
+
+def month_start(now: datetime, timezone: str) -> datetime:
+    """The first of ``now``'s month, 00:00, in the community's time zone."""
+    return day_start(now, timezone).replace(day=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """What one giver gave one receiver recently (from one grouped ledger query)."""
+
+    giver: str
+    receiver: str
+    net: float  # member awards minus reversals within the ring window
+    today: float  # member awards since midnight (reversals not subtracted)
+    last: datetime | None  # the newest positive member award in the query window
+
+
+class Ledger:
+    """Ledger queries over sets of linked accounts (the repository's take single keys)."""
+
+    def __init__(self, store: Store, community: str) -> None:
+        self.store = store
+        self.community = community
+
+    async def pairs(
+        self, keys: Sequence[str], since: datetime, today: datetime, ring_since: datetime
+    ) -> list[Pair]:
+        """Per (giver, receiver) sums of the awards and reversals touching the keys."""
+        entry = models.KarmaEntry
+        g, r = col(entry.giver), col(entry.receiver)
+        points, at, reason = col(entry.points), col(entry.at), col(entry.reason)
+        earned = reason.in_(EARNED)
+        stmt = (
+            select(
+                g,
+                r,
+                func.sum(case((at >= ring_since, points), else_=0.0)),
+                func.sum(case((earned & (at >= today), points), else_=0.0)),
+                func.max(case((earned & (points > 0), at), else_=None)),
+            )
+            .where(
+                col(entry.community) == self.community,
+                at >= since,
+                reason.in_(NETTED),
+                g.is_not(None),
+                or_(g.in_(keys), r.in_(keys)),
+            )
+            .group_by(g, r)
+        )
+        return [
+            Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), last)
+            for a, b, net, day, last in (await self.store.session.execute(stmt)).all()
+        ]
+
+    async def totals(self, givers: Sequence[str], receivers: Sequence[str]) -> tuple[float, float]:
+        """All-time karma of the giver's and of the receiver's accounts, in one query."""
+        entry = models.KarmaEntry
+        r, points = col(entry.receiver), col(entry.points)
+        stmt = select(
+            func.sum(case((r.in_(givers), points), else_=0.0)),
+            func.sum(case((r.in_(receivers), points), else_=0.0)),
+        ).where(col(entry.community) == self.community, r.in_([*givers, *receivers]))
+        giver_total, receiver_total = (await self.store.session.execute(stmt)).one()
+        return float(giver_total or 0.0), float(receiver_total or 0.0)
+
+    async def community_start(self) -> datetime | None:
+        """When the bot first saw a chat of the community."""
+        stmt = select(func.min(col(models.Chat.first_seen))).where(
+            col(models.Chat.community) == self.community
+        )
+        value = (await self.store.session.execute(stmt)).scalar_one_or_none()
+        return value if isinstance(value, datetime) else None
+
+
+def _is_new(settings: KarmaSettings, giver: Profile, start: datetime | None, now: datetime) -> bool:
+    """New: first seen recently, and not simply present when the bot arrived."""
+    if settings.new_member_days <= 0 or giver.first_seen is None:
+        return False
+    if now - giver.first_seen >= timedelta(days=settings.new_member_days):
+        return False
+    # Members seen on the bot's first day were there before it: they are not new.
+    return start is None or giver.first_seen - start >= timedelta(days=1)
+
+
+async def find_ring(
+    ledger: Ledger,
+    settings: KarmaSettings,
+    giver: Profile,
+    receiver: Profile,
+    points: float,
+    pairs: Sequence[Pair],
+    windows: tuple[datetime, datetime, datetime],
+) -> RingFinding | None:
+    """A ring around giver and receiver if the recent awards form one (see module docs).
+
+    ``pairs`` are the ledger sums touching both; ``windows`` the (since, today, ring
+    since) they were taken with, for the partners' sums.
+    """
+    canon = {key: giver.key for key in giver.all_keys}
+    canon.update({key: receiver.key for key in receiver.all_keys})
+    flow: dict[tuple[str, str], float] = defaultdict(float)
+    seen: set[tuple[str, str]] = set()
+
+    def add(rows: Sequence[Pair]) -> None:
+        for row in rows:
+            if (row.giver, row.receiver) in seen:
+                continue
+            seen.add((row.giver, row.receiver))
+            a, b = canon.get(row.giver, row.giver), canon.get(row.receiver, row.receiver)
+            if a != b:
+                flow[(a, b)] += row.net
+
+    add(pairs)
+    flow[(giver.key, receiver.key)] += points
+    core = (giver.key, receiver.key)
+    mutual: dict[str, float] = {}
+    others = {x for pair in flow for x in pair if x not in core}
+    for other in others:
+        out = sum(flow.get((other, c), 0.0) for c in core)
+        back = sum(flow.get((c, other), 0.0) for c in core)
+        mutual[other] = min(out, back)
+    partners = sorted((o for o in others if mutual[o] > 0), key=lambda o: (-mutual[o], o))[
+        : settings.ring_max_size - 2
+    ]
+    if partners:
+        add(await ledger.pairs(partners, *windows))
+    group = {*core, *partners}
+    # A ring is mutual: whoever only gives (or only receives) inside is no member of it.
+    while True:
+        inner = {(a, b): p for (a, b), p in flow.items() if a in group and b in group and p > 0}
+        members = {a for a, _ in inner} & {b for _, b in inner}
+        if members == group:
+            break
+        group = members
+    if giver.key not in group or receiver.key not in group:
+        return None
+    inside = sum(inner.values())
+    received = sum(p for (_, b), p in flow.items() if b in group)
+    given = sum(p for (a, _), p in flow.items() if a in group)
+    if inside < settings.ring_min_points or received <= 0 or given <= 0:
+        return None
+    if inside / received < settings.ring_min_share or inside / given < settings.ring_min_share:
+        return None
+    return RingFinding(
+        members=tuple(sorted(group)),
+        accounts=tuple(sorted({*giver.all_keys, *receiver.all_keys, *(group - set(core))})),
+        inside=round(inside, 2),
+        received=round(received, 2),
+        given=round(given, 2),
+    )
+
+
+async def ring_case_status(ledger: Ledger, ring: RingFinding, since: datetime) -> str | None:
+    """ "open" when an open or confirmed ring case covers two of the group's accounts,
+    "dismissed" when moderators dismissed one since ``since``, else None."""
+    stmt = select(models.Case).where(
+        col(models.Case.community) == ledger.community,
+        col(models.Case.kind) == "ring",
+        or_(col(models.Case.status) == "open", col(models.Case.closed_at) >= since),
+    )
+    accounts = set(ring.accounts)
+    found: str | None = None
+    for row in (await ledger.store.session.execute(stmt)).scalars():
+        known = set(row.evidence.get("accounts", [])) | set(row.evidence.get("members", []))
+        if len(known & accounts) < 2:
+            continue
+        if row.status != "dismissed":
+            return "open"
+        found = "dismissed"
+    return found
+
+
+async def judge(
+    ctx: Context[KarmaSettings],
+    giver: Profile,
+    receiver: Profile,
+    base_points: float,
+    *,
+    community_start: datetime | None = None,
+) -> Verdict:
+    """Apply the fair rules to one award; ``points`` is what the ledger gets."""
+    settings, now = ctx.settings, ctx.now
+    if giver.is_bot or receiver.is_bot:
+        return Verdict(0.0, BOT, blocked=True)
+    if receiver.key in giver.all_keys:
+        return Verdict(0.0, SELF, blocked=True)
+    ledger = Ledger(ctx.store, ctx.community.name)
+    pair_window = timedelta(minutes=settings.pair_cooldown_minutes)
+    back_window = timedelta(minutes=settings.reciprocal_cooldown_minutes)
+    today = day_start(now, ctx.community.timezone)
+    ring_since = now - timedelta(days=settings.ring_window_days)
+    windows = (min(today, ring_since, now - pair_window, now - back_window), today, ring_since)
+    gkeys, rkeys = set(giver.all_keys), set(receiver.all_keys)
+    pairs = await ledger.pairs([*giver.all_keys, *receiver.all_keys], *windows)
+
+    def recent(givers: set[str], receivers: set[str], window: timedelta) -> bool:
+        return any(
+            p.giver in givers and p.receiver in receivers and p.last and now - p.last < window
+            for p in pairs
+        )
+
+    if pair_window and recent(gkeys, rkeys, pair_window):
+        return Verdict(0.0, COOLDOWN, blocked=True)
+    if back_window and recent(rkeys, gkeys, back_window):
+        return Verdict(0.0, RECIPROCAL, blocked=True)
+    given = sum(p.today for p in pairs if p.giver in gkeys)
+    if given >= settings.daily_cap_giver - 1e-9:
+        return Verdict(0.0, CAP_GIVER, blocked=True)
+    received = sum(p.today for p in pairs if p.receiver in rkeys)
+    if received >= settings.daily_cap_receiver - 1e-9:
+        return Verdict(0.0, CAP_RECEIVER, blocked=True)
+
+    rule: str | None = None
+    giver_total, receiver_total = await ledger.totals(giver.all_keys, receiver.all_keys)
+    new = _is_new(settings, giver, community_start, now)
+    weight = giver_weight(settings, giver_total, new_member=new)
+    if new:
+        rule = NEW_MEMBER
+    points = base_points * weight
+    ring = await find_ring(ledger, settings, giver, receiver, points, pairs, windows)
+    known: str | None = None
+    if ring is not None:
+        known = await ring_case_status(ledger, ring, ring_since)
+        if known == "dismissed":
+            ring = None  # moderators looked at this group recently and found it fine
+        else:
+            points *= settings.ring_factor
+            rule = RING
+    room_giver = settings.daily_cap_giver - given
+    room_receiver = settings.daily_cap_receiver - received
+    if points > room_giver:
+        points, rule = room_giver, CAP_GIVER
+    if points > room_receiver:
+        points, rule = room_receiver, CAP_RECEIVER
+    return Verdict(
+        round(points, 2),
+        rule,
+        weight=weight,
+        ring=ring,
+        ring_case_known=known is not None,
+        receiver_total=receiver_total,
+    )

@@ -1,0 +1,277 @@
+"""/karma, /karma why, /top, moderators' give and take, levels and acknowledgements."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from adapters.console import ConsoleChat, TestClock
+from bot.actions import React, Reply, SetRole
+from bot.events import Member, MessagePosted
+from bot.features.karma import KarmaFeature
+from bot.locales import get_locale
+from storage import models
+from tests.conftest import MakeChat
+
+
+def wait(chat: ConsoleChat, **delta: float) -> None:
+    clock = chat.clock
+    assert isinstance(clock, TestClock)
+    clock.advance(timedelta(**delta))
+
+
+def replies(chat: ConsoleChat, since: int = 0) -> list[str]:
+    return [a.text for a in chat.sent[since:] if isinstance(a, Reply)]
+
+
+async def ask(chat: ConsoleChat, who: str, command: str) -> str:
+    before = len(chat.sent)
+    await chat.say(who, command)
+    (text,) = replies(chat, before)
+    return text
+
+
+async def scene(make_chat: MakeChat, language: str = "de") -> ConsoleChat:
+    """bob answers and gets thanks and a star; carol gets thanks from dave."""
+    chat = await make_chat(features=[KarmaFeature()], language=language)
+    answer = await chat.say("bob", "Stecker ziehen, zehn Sekunden warten.")
+    await chat.say("alice", "Danke!" if language == "de" else "Thanks!", reply_to=answer)
+    await chat.react("carol", answer, "⭐")
+    await chat.say("dave", "danke @carol" if language == "de" else "thanks @carol")
+    return chat
+
+
+async def set_member(chat: ConsoleChat, name: str, **values: object) -> None:
+    async with chat.engine.db.session() as session:
+        await session.execute(
+            update(models.Member)
+            .where(models.Member.key == f"console:{name}")  # type: ignore[arg-type]
+            .values(**values)
+        )
+
+
+@pytest.mark.parametrize(
+    ("who", "command", "text"),
+    [
+        ("bob", "/karma", "bob: 1,5 Karma (+1,5 diese Woche) · Rang 1 von 2 · Stufe: Neu"),
+        ("carol", "/karma", "carol: 1 Karma (+1 diese Woche) · Rang 2 von 2 · Stufe: Neu"),
+        ("alice", "/karma", "alice: 0 Karma (+0 diese Woche) · noch ohne Rang · Stufe: Neu"),
+        ("alice", "/karma @bob", "bob: 1,5 Karma (+1,5 diese Woche) · Rang 1 von 2 · Stufe: Neu"),
+        ("alice", "/karma @nobody", "Ich kenne @nobody hier noch nicht."),
+    ],
+)
+async def test_karma_german(make_chat: MakeChat, who: str, command: str, text: str) -> None:
+    chat = await scene(make_chat)
+    assert await ask(chat, who, command) == text
+
+
+async def test_karma_english_and_about_a_replied_member(make_chat: MakeChat) -> None:
+    chat = await scene(make_chat, language="en")
+    expected = "bob: 1.5 karma (+1.5 this week) · rank 1 of 2 · level: Newcomer"
+    assert await ask(chat, "bob", "/karma") == expected
+    await chat.say("erin", "/karma", reply_to=1)  # about the author of message 1
+    assert replies(chat)[-1] == expected
+
+
+async def test_karma_why(make_chat: MakeChat) -> None:
+    chat = await scene(make_chat)
+    assert await ask(chat, "bob", "/karma why") == (
+        "Die letzten Karma-Änderungen von bob:\n"
+        "+0,5 Reaktion von carol — #1 in console:general ⭐\n"
+        "+1 Danke von alice — #2 in console:general"
+    )
+    await chat.say("mod", "/karma take @carol 1 Test")
+    assert await ask(chat, "alice", "/karma why @carol") == (
+        "Die letzten Karma-Änderungen von carol:\n"
+        "-1 Moderation von mod — #6 in console:general (Test)\n"
+        "+1 Danke von dave — #3 in console:general"
+    )
+    assert await ask(chat, "erin", "/karma why") == "erin hat noch keine Karma-Änderungen."
+
+
+async def test_karma_why_english(make_chat: MakeChat) -> None:
+    chat = await scene(make_chat, language="en")
+    assert await ask(chat, "alice", "/karma why @bob") == (
+        "Latest karma changes of bob:\n"
+        "+0.5 reaction from carol — #1 in console:general ⭐\n"
+        "+1 thanks from alice — #2 in console:general"
+    )
+
+
+async def test_top_by_period(make_chat: MakeChat) -> None:
+    chat = await scene(make_chat)
+    assert await ask(chat, "alice", "/top") == (
+        "Die Hilfreichsten insgesamt:\n1. bob — 1,5\n2. carol — 1"
+    )
+    wait(chat, days=7)  # Monday of the next week, still November
+    await chat.say("alice", "danke @carol")
+    assert await ask(chat, "alice", "/top week") == "Die Hilfreichsten dieser Woche:\n1. carol — 1"
+    assert await ask(chat, "alice", "/top monat") == (
+        "Die Hilfreichsten dieses Monats:\n1. carol — 2\n2. bob — 1,5"
+    )
+    assert await ask(chat, "alice", "/top year") == "So geht's: /top [week|month|all]"
+
+
+async def test_top_english_and_empty(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[KarmaFeature()], language="en")
+    assert await ask(chat, "alice", "/top week") == "Nobody has karma in this period yet."
+    await chat.say("bob", "hi")
+    await chat.say("alice", "thanks @bob")
+    assert await ask(chat, "alice", "/top all") == "Most helpful overall:\n1. bob — 1"
+
+
+async def test_opted_out_members_are_hidden_from_others(make_chat: MakeChat) -> None:
+    chat = await scene(make_chat)
+    await set_member(chat, "bob", opted_out=True)
+    await set_member(chat, "dave", opted_out=True)
+    assert await ask(chat, "alice", "/top") == (
+        "Die Hilfreichsten insgesamt:\n1. (verborgen) — 1,5\n2. carol — 1"
+    )
+    assert await ask(chat, "alice", "/karma @bob") == (
+        "bob möchte nicht, dass man ihr oder sein Karma sieht."
+    )
+    assert (await ask(chat, "bob", "/karma")).startswith("bob: 1,5 Karma")
+    assert await ask(chat, "bob", "/top") == (
+        "Die Hilfreichsten insgesamt:\n1. bob — 1,5\n2. carol — 1"
+    )
+    assert await ask(chat, "carol", "/karma why") == (
+        "Die letzten Karma-Änderungen von carol:\n+1 Danke von (verborgen) — #3 in console:general"
+    )
+
+
+async def ledger_rows(chat: ConsoleChat) -> list[tuple[str | None, str, float, str, str | None]]:
+    async with chat.engine.db.session() as session:
+        rows = (await session.execute(select(models.KarmaEntry))).scalars()
+        return [(r.giver, r.receiver, r.points, r.reason, r.note) for r in rows]
+
+
+async def test_give_and_take_are_for_moderators(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[KarmaFeature()])
+    await chat.say("bob", "hallo")
+    assert await ask(chat, "alice", "/karma give @bob 5 nett") == (
+        "/karma give ist Moderatorinnen und Moderatoren vorbehalten."
+    )
+    assert await ask(chat, "alice", "/karma take @bob 5 frech") == (
+        "/karma take ist Moderatorinnen und Moderatoren vorbehalten."
+    )
+    refused = [d.data for d in chat.decisions if d.kind == "refused"]
+    assert refused == [
+        {"command": "karma give", "user": "console:alice"},
+        {"command": "karma take", "user": "console:alice"},
+    ]
+    assert await ask(chat, "mod", "/karma give @bob 5 sehr hilfreich") == (
+        "mod gibt bob 5 Karma: sehr hilfreich"
+    )
+    assert await ask(chat, "mod", "/karma take @bob 2,5 Spam") == "mod nimmt bob 2,5 Karma: Spam"
+    usage = "So geht's: /karma give @name PUNKTE GRUND (Punkte zwischen 0 und 100)"
+    assert await ask(chat, "mod", "/karma give @bob") == usage
+    assert await ask(chat, "mod", "/karma give @bob 500 zu viel") == usage
+    assert await ask(chat, "mod", "/karma give @bob -5 negativ") == usage
+    assert await ask(chat, "mod", "/karma give @nobody 5 x") == "Ich kenne @nobody hier noch nicht."
+    assert await ledger_rows(chat) == [
+        ("console:mod", "console:bob", 5.0, "moderator", "sehr hilfreich"),
+        ("console:mod", "console:bob", -2.5, "moderator", "Spam"),
+    ]
+    async with chat.engine.db.session() as session:
+        log = (await session.execute(select(models.ModLogEntry))).scalars().all()
+        assert [(e.actor, e.action, e.detail) for e in log] == [
+            ("console:alice", "refused", "/karma give"),
+            ("console:alice", "refused", "/karma take"),
+            ("console:mod", "karma_give", "+5 sehr hilfreich"),
+            ("console:mod", "karma_take", "-2.5 Spam"),
+        ]
+
+
+LEVELS = """
+[karma]
+levels = [
+  { name = "Neu", threshold = 0 },
+  { name = "Helfer", threshold = 1, discord_role = "111" },
+  { name = "Mentor", threshold = 3, discord_role = "222" },
+]
+"""
+
+
+async def test_level_ups_are_announced_once(make_chat: MakeChat) -> None:
+    chat = await make_chat(LEVELS, features=[KarmaFeature()])
+    await chat.say("bob", "hallo")
+    await chat.say("mod", "/karma give @bob 1 gut")
+    await chat.say("mod", "/karma take @bob 1 doch nicht")
+    await chat.say("mod", "/karma give @bob 1 doch gut")
+    assert replies(chat) == [
+        "mod gibt bob 1 Karma: gut",
+        "🎉 bob ist jetzt Helfer!",
+        "mod nimmt bob 1 Karma: doch nicht",
+        "mod gibt bob 1 Karma: doch gut",
+    ]
+    assert not any(isinstance(a, SetRole) for a in chat.sent)  # no roles outside Discord
+    levels = [d.data for d in chat.decisions if d.kind == "karma_level"]
+    assert levels == [{"member": "console:bob", "level": "Helfer", "total": 1.0}]
+
+
+async def test_default_levels_are_translated(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[KarmaFeature()], language="en")
+    await chat.say("bob", "hi")
+    await chat.say("mod", "/karma give @bob 10 great answers")
+    assert replies(chat)[-1] == "🎉 bob is now Helper!"
+
+
+async def test_discord_level_roles(make_chat: MakeChat) -> None:
+    chat = await make_chat(LEVELS, features=[KarmaFeature()])
+
+    def member(name: str) -> Member:
+        return Member(key=f"discord:{name}", name=name, username=name)
+
+    async def post(number: int, name: str, text: str, reply_to: str | None = None) -> None:
+        await chat.send(
+            MessagePosted(
+                key=f"discord:9:{number}",
+                community="demo",
+                chat="discord:9",
+                at=chat.clock(),
+                message_id=str(number),
+                author=member(name),
+                text=text,
+                reply_to=reply_to,
+            )
+        )
+
+    await post(1, "bob", "So geht's.")
+    await post(2, "alice", "Danke!", reply_to="1")
+    await post(3, "carol", "Danke!", reply_to="1")
+    await post(4, "dave", "Danke!", reply_to="1")
+    roles = [(a.member, a.role, a.add) for a in chat.sent if isinstance(a, SetRole)]
+    assert roles == [
+        ("discord:bob", "111", True),
+        ("discord:bob", "111", False),
+        ("discord:bob", "222", True),
+    ]
+    assert all(a.chat == "discord:9" for a in chat.sent if isinstance(a, SetRole))
+    assert replies(chat) == ["🎉 bob ist jetzt Helfer!", "🎉 bob ist jetzt Mentor!"]
+
+
+async def test_acknowledgement_messages_are_rate_limited(make_chat: MakeChat) -> None:
+    extra = '[karma]\nacknowledge = "message"\nacknowledge_interval_minutes = 10\n'
+    chat = await make_chat(extra, features=[KarmaFeature()])
+    for name in ("bob", "carol", "dave"):
+        await chat.say(name, "hallo")
+    await chat.say("alice", "danke @bob")
+    await chat.say("carol", "danke @bob")  # within 10 minutes: no second message
+    wait(chat, minutes=10)
+    await chat.say("dave", "danke @bob @carol")
+    variants = get_locale("de").variants("karma.ack")
+    first, second = replies(chat)
+    assert first in {v.format(names="bob") for v in variants}
+    assert second in {v.format(names="bob, carol") for v in variants}
+    assert not any(isinstance(a, React) for a in chat.sent)
+    assert len([d for d in chat.decisions if d.kind == "karma"]) == 4
+
+
+async def test_silent_acknowledgement(make_chat: MakeChat) -> None:
+    chat = await make_chat('[karma]\nacknowledge = "silent"\n', features=[KarmaFeature()])
+    await chat.say("bob", "hallo")
+    await chat.say("alice", "danke @bob")
+    assert chat.sent == []
+    assert [d.kind for d in chat.decisions] == ["karma"]

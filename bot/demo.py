@@ -10,12 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 
 from bot.actions import Action, describe
 from bot.app import App, default_config
 from bot.commands import parse_command
-from bot.events import CommandIssued, Event, Member, MessagePosted, ReactionAdded, ReactionRemoved
+from bot.events import (
+    ButtonPressed,
+    CommandIssued,
+    Event,
+    Member,
+    MessagePosted,
+    ReactionAdded,
+    ReactionRemoved,
+    Tick,
+)
 from bot.replay import replay
 
 SAMPLE = "sample_community.jsonl"
@@ -54,21 +64,22 @@ class Transcript:
             if text:
                 self.out.print(f"    [cyan]→[/cyan] {text}", highlight=False)
         for action in actions:
-            self.out.print(
-                f"    [green]🤖[/green] {describe(action)}", highlight=False, markup=False
-            )
+            self.out.print(f"    [green]🤖[/green] {escape(describe(action))}", highlight=False)
 
     def _event(self, event: Event) -> str:
         chat = event.chat.partition(":")[2]
         match event:
             case MessagePosted(author=author, text=text, message_id=mid):
-                return f"#{chat} {mid} [bold]{author.name}[/bold]: {_short(text)}"
+                return f"#{chat} {mid} [bold]{escape(author.name)}[/bold]: {escape(_short(text))}"
             case ReactionAdded(user=user, emoji=emoji, message_id=mid):
-                return f"#{chat} [bold]{user.name}[/bold] reacts {emoji} to {mid}"
+                return f"#{chat} [bold]{escape(user.name)}[/bold] reacts {emoji} to {mid}"
             case ReactionRemoved(user=user, emoji=emoji, message_id=mid):
-                return f"#{chat} [bold]{user.name}[/bold] takes back {emoji} on {mid}"
+                return f"#{chat} [bold]{escape(user.name)}[/bold] takes back {emoji} on {mid}"
+            case Tick():
+                return "[dim]the scheduler ticks[/dim]"
             case CommandIssued(author=author, name=name, args=args):
-                return f"#{chat} [bold]{author.name}[/bold]: /{name} {' '.join(args)}"
+                command = escape(f"/{name} {' '.join(args)}")
+                return f"#{chat} [bold]{escape(author.name)}[/bold]: {command}"
         return event.kind
 
     def _decision(self, d: dict[str, Any]) -> str:
@@ -89,12 +100,19 @@ class Transcript:
         if kind == "complaint":
             return f"[magenta]complaint[/magenta] ({d['severity']}) score {d['score']:.2f}"
         rest = {k: v for k, v in d.items() if k not in ("kind", "message_id")}
-        return f"{kind}: {rest}"
+        return escape(f"{kind}: {rest}")
 
 
 def _short(text: str, width: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+async def _name(app: App, key: str) -> str:
+    from storage.repositories import Store
+
+    async with app.db.session() as session:
+        return (await Store(session).members.names([key]))[key]
 
 
 async def ask(
@@ -110,7 +128,9 @@ async def ask(
         at=at,
         name=parsed.name,
         args=parsed.args,
-        author=Member(key=f"{PLATFORM}:{who}", name=who, username=who),
+        author=Member(
+            key=f"{PLATFORM}:{who}", name=await _name(app, f"{PLATFORM}:{who}"), username=who
+        ),
     )
     return await app.engine.handle(event)
 
@@ -155,18 +175,93 @@ async def _demo(app: App, out_dir: Path, out: Console) -> int:
 
         totals = await Store(session).karma.totals(last.name)
     at = _after_sample() + timedelta(minutes=1)
-    questions = ["/top all"]
+    out.print()
+    out.print(Rule("Members ask the bot"))
+    questions = [("anna", "/top week"), ("ole", "/karma")]
     if totals:
         best = max(totals, key=lambda k: (totals[k], k))
-        questions.append(f"/karma why @{_who(best)}")
+        questions.append(("anna", f"/karma why @{_who(best)}"))
+    for who, question in questions:
+        at = await _show(app, out, community, who, question, at)
+
     out.print()
-    out.print(Rule("Asking the bot"))
-    for question in questions:
-        out.print(f"[bold]anna[/bold]: {question}", highlight=False)
-        for action in await ask(app, community, "anna", question, at=at):
-            out.print(f"  🤖 {describe(action)}", markup=False, highlight=False)
+    out.print(Rule("A moderator session"))
+    at = await _show(app, out, community, "mod", "/flags", at, chat="mods")
+    promo_case = await _open_case(app, community, "promo")
+    if promo_case is not None:
+        out.print(
+            f"[bold]mod[/bold] presses [Bestätigen] under case #{promo_case}", highlight=False
+        )
+        press = ButtonPressed(
+            key=f"demo:button:{promo_case}",
+            community=community,
+            chat=f"{PLATFORM}:mods",
+            at=at,
+            custom_id=f"case:{promo_case}:confirm",
+            user=Member(
+                key=f"{PLATFORM}:mod", name=await _name(app, f"{PLATFORM}:mod"), username="mod"
+            ),
+        )
+        for action in await app.engine.handle(press):
+            out.print(f"  🤖 {escape(describe(action))}", highlight=False)
         at += timedelta(minutes=1)
+    for question in (
+        "/karma give @ole 3 Werkstatt-Anleitung im Wiki",
+        "/config set karma.pair_cooldown_minutes 20",
+        "/config show karma",
+        "/cases all",
+    ):
+        at = await _show(app, out, community, "mod", question, at, chat="mods")
+
+    out.print()
+    out.print(Rule("Monday morning: scheduled work"))
+    monday = _next_monday_9(at, app.config.default_community().timezone)
+    tick = Tick(key=f"demo:tick:{monday.isoformat()}", community=community, chat="", at=monday)
+    out.print(f"[dim]{monday:%a %Y-%m-%d %H:%M} UTC[/dim] the scheduler ticks", highlight=False)
+    result = await app.engine.process(tick)
+    for decision in (d.as_json() for d in result.decisions):
+        text = transcript._decision(decision)
+        if text:
+            out.print(f"    [cyan]→[/cyan] {text}", highlight=False)
+    for action in result.actions:
+        out.print(f"  🤖 {escape(describe(action))}", highlight=False)
     return 1 if stats.errors else 0
+
+
+def _next_monday_9(after: Any, timezone: str) -> Any:
+    """The next Monday 09:05 in the community's time zone, in UTC."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    local = after.astimezone(ZoneInfo(timezone))
+    days = (7 - local.weekday()) % 7 or 7
+    monday = datetime.combine(
+        (local + timedelta(days=days)).date(), datetime.min.time(), ZoneInfo(timezone)
+    )
+    return (monday + timedelta(hours=9, minutes=5)).astimezone(UTC)
+
+
+async def _show(
+    app: App, out: Console, community: str, who: str, text: str, at: Any, chat: str = "help"
+) -> Any:
+    out.print(f"[bold]{who}[/bold]: {escape(text)}", highlight=False)
+    for action in await ask(app, community, who, text, chat, at=at):
+        out.print(f"  🤖 {escape(describe(action))}", highlight=False)
+    return at + timedelta(minutes=1)
+
+
+async def _open_case(app: App, community: str, kind: str) -> int | None:
+    from sqlmodel import col, select
+
+    from storage.models import Case
+
+    async with app.db.session() as session:
+        stmt = (
+            select(Case.id)
+            .where(Case.community == community, Case.kind == kind, Case.status == "open")
+            .order_by(col(Case.id))
+        )
+        return (await session.execute(stmt)).scalars().first()
 
 
 def _after_sample() -> Any:

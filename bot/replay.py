@@ -7,13 +7,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from adapters.imports.jsonl import JsonlReader, LineError
 from bot.actions import Action, Reply
 from bot.app import App
-from bot.events import CommandIssued, MessagePosted, ReactionAdded, ReactionRemoved
+from bot.events import CommandIssued, MessagePosted, ReactionAdded, ReactionRemoved, Tick
+from bot.features.base import Decision
 
 
 @dataclass
@@ -67,12 +69,31 @@ async def replay(
     reader = JsonlReader(community_of)
     stats = ReplayStats()
     started = time.perf_counter()
+    # Scheduled work (escalations, summaries) runs as history time passes: one tick per
+    # community at every hour boundary the events cross. Tick keys are stable, so a
+    # re-run does not repeat them.
+    next_tick: dict[str, datetime] = {}
     async with app.engine.batch(batch_size):
         for item in reader.read(_counting(lines, stats, progress)):
             if isinstance(item, LineError):
                 stats.errors.append(item)
                 continue
             event = item.event
+            hour = event.at.replace(minute=0, second=0, microsecond=0)
+            due = next_tick.get(event.community)
+            if due is not None and event.at >= due:
+                tick = Tick(
+                    key=f"tick:{event.community}:{hour.isoformat()}",
+                    community=event.community,
+                    chat="",
+                    at=hour,
+                )
+                ticked = await app.engine.process(tick)
+                logged = _log(ticked.decisions, stats, decisions_out)
+                if observer is not None and not ticked.duplicate:
+                    observer(item.line, tick, ticked.actions, logged)
+            if due is None or event.at >= due:
+                next_tick[event.community] = hour + timedelta(hours=1)
             result = await app.engine.process(event)
             match event:
                 case MessagePosted():
@@ -84,20 +105,25 @@ async def replay(
             if result.duplicate:
                 stats.duplicates += 1
                 continue
-            logged = [d.as_json() for d in result.decisions]
-            for decision in logged:
-                stats.decisions[decision["kind"]] += 1
-                if decision["kind"] == "karma_blocked":
-                    stats.blocks[str(decision.get("rule"))] += 1
-            if decisions_out is not None:
-                for decision in logged:
-                    decisions_out.write(
-                        json.dumps(decision, ensure_ascii=False, default=str) + "\n"
-                    )
+            logged = _log(result.decisions, stats, decisions_out)
             if observer is not None:
                 observer(item.line, event, result.actions, logged)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _log(
+    decisions: list[Decision], stats: ReplayStats, out: IO[str] | None
+) -> list[dict[str, Any]]:
+    logged = [d.as_json() for d in decisions]
+    for decision in logged:
+        stats.decisions[decision["kind"]] += 1
+        if decision["kind"] == "karma_blocked":
+            stats.blocks[str(decision.get("rule"))] += 1
+    if out is not None:
+        for decision in logged:
+            out.write(json.dumps(decision, ensure_ascii=False, default=str) + "\n")
+    return logged
 
 
 def _counting(

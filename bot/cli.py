@@ -20,6 +20,7 @@ from bot.app import App, default_config, feature_models
 from bot.config import Config, ConfigError, load_config
 from bot.features import all_features
 from bot.features.base import Analyser
+from bot.features.summary.cli import summary_command
 from bot.logs import setup_logging
 from bot.replay import ReplayStats, replay
 from storage.db import Database, DatabaseError
@@ -314,6 +315,9 @@ def config_check(file: Path) -> None:
         click.echo(f"warning: {warning}")
     names = ", ".join(c.name for c in config.communities)
     click.echo(f"{file}: ok — {len(config.communities)} community(ies): {names}")
+
+
+main.add_command(summary_command)
 
 
 @main.command()

@@ -26,6 +26,8 @@ from bot.events import (
     ReactionRemoved,
     Tick,
 )
+from bot.features.summary import IsoWeek
+from bot.features.summary.cli import write_reports
 from bot.replay import replay
 
 SAMPLE = "sample_community.jsonl"
@@ -225,6 +227,15 @@ async def _demo(app: App, out_dir: Path, out: Console) -> int:
             out.print(f"    [cyan]→[/cyan] {text}", highlight=False)
     for action in result.actions:
         out.print(f"  🤖 {escape(describe(action))}", highlight=False)
+
+    last = app.config.default_community()
+    week = IsoWeek.of(monday - timedelta(days=1), last.timezone).label
+    async with app.db.session() as session:
+        written = await write_reports(session, last, week, monday, out_dir)
+    out.print()
+    out.print(Rule("Reports for the owners"))
+    out.print(f"HTML report of {week}: {written.html}", highlight=False)
+    out.print(f"Chart:                 {written.png}", highlight=False)
     return 1 if stats.errors else 0
 
 

@@ -23,10 +23,12 @@ from telegram import (
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
+    ReactionTypeEmoji,
     ReplyParameters,
     Update,
     User,
 )
+from telegram.constants import ReactionEmoji
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -208,6 +210,21 @@ def _keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup:
         for i in range(0, len(buttons), BUTTONS_PER_ROW)
     ]
     return InlineKeyboardMarkup(rows)
+
+
+# Telegram accepts only a fixed set of reaction emoji; others would be taken for custom
+# emoji ids and refused. Close stand-ins for what the features use, then a neutral one.
+_REACTION_STAND_INS = {"✨": "🔥", "⭐": "🏆", "✅": "👌", "❤️": "❤", "🤝": "🤝", "💡": "🤓"}
+_FALLBACK_REACTION = "👌"
+
+
+def telegram_reaction(emoji: str) -> ReactionTypeEmoji:
+    """The reaction Telegram accepts for an emoji: itself, a stand-in, or 👌."""
+    allowed = {e.value for e in ReactionEmoji}
+    for candidate in (emoji, emoji.replace("\ufe0f", ""), _REACTION_STAND_INS.get(emoji, "")):
+        if candidate in allowed:
+            return ReactionTypeEmoji(candidate)
+    return ReactionTypeEmoji(_FALLBACK_REACTION)
 
 
 class TelegramAdapter:
@@ -535,10 +552,11 @@ class TelegramAdapter:
             case Reply(text=text, reply_to=reply_to, thread=thread):
                 return await self._send_text(chat_id, text, reply_to=reply_to, thread=thread)
             case React(message_id=message_id, emoji=emoji):
+                reaction = telegram_reaction(emoji)
                 await self._call(
-                    partial(bot.set_message_reaction, chat_id, int(message_id), reaction=emoji)
+                    partial(bot.set_message_reaction, chat_id, int(message_id), reaction=reaction)
                 )
-                return Delivery(True)
+                return Delivery(True, "" if reaction.emoji == emoji else f"sent {reaction.emoji}")
             case Delete(message_id=message_id):
                 await self._call(partial(bot.delete_message, chat_id, int(message_id)))
                 return Delivery(True)

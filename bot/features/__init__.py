@@ -13,6 +13,7 @@ def all_features() -> list[Feature[Any]]:
     from bot.features.karma import KarmaFeature
     from bot.features.moderation import ModerationFeature, PrivacyFeature
     from bot.features.promo import PromoFeature
+    from bot.features.summary import SummaryFeature
 
     return [
         PrivacyFeature(),
@@ -20,4 +21,5 @@ def all_features() -> list[Feature[Any]]:
         KarmaFeature(),
         PromoFeature(),
         ComplaintsFeature(),
+        SummaryFeature(),
     ]

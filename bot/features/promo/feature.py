@@ -649,14 +649,15 @@ class PromoFeature:
                     len(case.evidence.get("messages", [])),
                 )
             )
-        if new and settings.nudge and not auto_delete:
+        nudged = bool(new and settings.nudge and not auto_delete)
+        if nudged:
             rng = random.Random(event.key)
             text = locale.pick("promo.nudge", rng, name=escape_markdown_and_mentions(name))
             actions.append(Reply(chat=event.chat, text=text, reply_to=event.message_id))
         decision = Decision(
             "promo",
             event.message_id,
-            {"user": author, "score": score, "signals": names, "case": case.id},
+            {"user": author, "score": score, "signals": names, "case": case.id, "nudged": nudged},
         )
         return Outcome(actions=actions, decisions=[decision])
 

@@ -125,3 +125,21 @@ def test_context_from_config_maps_every_community() -> None:
 )
 def test_parse_chat_key(key: str, expected: int | None) -> None:
     assert parse_chat_key(key) == expected
+
+
+@pytest.mark.parametrize(
+    ("emoji", "sent"),
+    [
+        ("👍", "👍"),
+        ("🙏", "🙏"),
+        ("❤️", "❤"),
+        ("✨", "🔥"),
+        ("⭐", "🏆"),
+        ("✅", "👌"),
+        ("🦜", "👌"),
+    ],
+)
+def test_reactions_telegram_refuses_get_a_stand_in(emoji: str, sent: str) -> None:
+    from adapters.telegram.adapter import telegram_reaction
+
+    assert telegram_reaction(emoji).emoji == sent

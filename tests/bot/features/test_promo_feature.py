@@ -160,6 +160,7 @@ async def test_a_cross_posting_broadcaster_is_flagged_a_helper_is_not(
             "user": "console:otto",
             "signals": ["classifier", "cross_post", "new_member_link", "monologue"],
             "case": 1,
+            "nudged": False,
         },
         {
             "kind": "promo",
@@ -167,6 +168,7 @@ async def test_a_cross_posting_broadcaster_is_flagged_a_helper_is_not(
             "user": "console:otto",
             "signals": ["classifier", "cross_post", "new_member_link", "monologue"],
             "case": 1,
+            "nudged": False,
         },
     ]
     assert all(score >= 0.6 for score in scores(chat))
@@ -530,6 +532,7 @@ async def test_the_nudge_is_friendly_and_in_the_community_language(
     options = [v.format(name="otto") for v in get_locale(script.language).variants("promo.nudge")]
     assert nudge.chat == "console:general" and nudge.reply_to == str(message)
     assert nudge.text in options
+    assert [d["nudged"] for d in promo_decisions(chat)] == [True]
 
 
 async def test_without_a_moderator_chat_the_case_is_still_recorded(make_app: MakeApp) -> None:
@@ -609,6 +612,7 @@ async def test_a_restart_rebuilds_the_window_from_the_messages(make_app: MakeApp
             "user": "console:otto",
             "signals": ["classifier", "cross_post", "new_member_link", "monologue"],
             "case": 1,
+            "nudged": False,
         }
     ]
 

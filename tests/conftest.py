@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from adapters.console import ConsoleChat, TestClock
 from bot.app import App, default_config
 from bot.config import parse_config
 from bot.features.base import Feature
+from storage.db import Database
 
 # python-telegram-bot warns when its duration attributes are read as ints; the warning
 # would turn into an error under filterwarnings=error.
@@ -39,22 +43,79 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+def _postgres_url(database: str) -> str:
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def shared_postgres() -> Iterator[str]:
+    """One migrated PostgreSQL database for the whole run; emptied before each test."""
+    name = f"leumund_test_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        await _admin(f'CREATE DATABASE "{name}"')
+        db = Database(_postgres_url(name))
+        try:
+            await db.prepare()
+        finally:
+            await db.dispose()
+
+    _in_thread(create)
+    try:
+        yield _postgres_url(name)
+    finally:
+
+        async def drop() -> None:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        _in_thread(drop)
+
+
+def _in_thread(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to completion on its own loop (a test's loop may be running)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work()).result()
+
+
+async def _truncate(url: str) -> None:
+    import asyncpg
+
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    conn = await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A URL of an empty database; PostgreSQL ones are created and dropped per test."""
+    """A URL of a database with the current schema and no rows (SQLite file or PostgreSQL)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'leumund.db'}"
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need LEUMUND_TEST_POSTGRES_URL (set by .ci/run)")
-    name = f"leumund_test_{uuid.uuid4().hex[:12]}"
+    url: str = request.getfixturevalue("shared_postgres")
+    await _truncate(url)
+    yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of an empty database without any schema; PostgreSQL ones are made per test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need LEUMUND_TEST_POSTGRES_URL (set by .ci/run)")
+    name = f"leumund_empty_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
     try:
-        yield (
-            make_url(POSTGRES_URL)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
+        yield _postgres_url(name)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -712,6 +712,13 @@ def caps_ratio(text: str) -> float:
     return sum(map(str.isupper, letters)) / len(letters)
 
 
+def defuse_mentions(text: str) -> str:
+    """Put U+200B after every "@" so a name or text the bot repeats pings nobody."""
+    # A zero-width space (not a ZWJ, which emoji sequences use) breaks @everyone, @here,
+    # @username and Discord <@123>/<@&123> on both platforms; the text reads the same.
+    return text.replace("@", "@\u200b")
+
+
 def escape_markdown_and_mentions(text: str) -> str:
     """Backslash-escape Markdown specials and put U+200B after every "@" so nothing pings."""
     # Escaped: \ * _ ` ~ | > [ ] ( ).  A zero-width space after each "@" (not a ZWJ, which

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import io
 import logging
 import re
@@ -771,7 +772,7 @@ class DiscordAdapter:
         if self.client.is_closed() or not self.client.is_ready():
             return Delivery(False, "not connected to Discord")
         try:
-            return await self._execute(action)
+            return await self._execute(_escaped(action))
         except discord.HTTPException as exc:
             detail = http_detail(exc)
         except (discord.DiscordException, ValueError) as exc:
@@ -984,3 +985,14 @@ def _id(message_id: str) -> int:
 
 async def _ready(event: Event) -> Sequence[Event]:
     return (event,)
+
+
+def _escaped(action: Action) -> Action:
+    """Escape Markdown in what the bot posts: names and quoted texts render as written."""
+    # Features write plain text (the same text goes to Telegram, which shows it as is);
+    # Discord renders Markdown, so a member called *x* or a quoted `code` must be escaped.
+    if isinstance(action, Reply | ReviewRequest | PostSummary | DirectMessage):
+        return dataclasses.replace(
+            action, text=discord.utils.escape_markdown(action.text, ignore_links=True)
+        )
+    return action

@@ -338,7 +338,7 @@ class ComplaintsFeature:
             severity=ctx.locale.t(f"complaints.severity_{severity}"),
             name=event.author.name,
             chat=event.chat,
-            excerpt=textlib.escape_markdown_and_mentions(excerpt),
+            excerpt=textlib.defuse_mentions(excerpt),
         )
         return [ReviewRequest(chat=target, case_id=case.id, text=text)]
 

@@ -44,6 +44,7 @@ from bot.features.karma.levels import check_level
 from bot.features.karma.link import FEATURE, Profile, profiles
 from bot.features.karma.rules import RING, Ledger, RingFinding, Verdict, judge
 from bot.features.karma.settings import KarmaSettings
+from bot.text import defuse_mentions
 from storage import models
 
 Ctx = Context[KarmaSettings]
@@ -306,7 +307,7 @@ class KarmaFeature:
         language = ctx.locale.language
         summary = ctx.locale.t(
             "karma.ring_case",
-            members=", ".join(names[m] for m in ring.members),
+            members=", ".join(defuse_mentions(names[m]) for m in ring.members),
             inside=views.format_points(ring.inside, language),
             received=views.format_points(ring.received, language),
             days=ctx.settings.ring_window_days,

@@ -21,6 +21,7 @@ from sqlmodel import col
 from bot.actions import Action, DirectMessage, Reply
 from bot.events import CommandIssued
 from bot.features.base import Context, Decision, Outcome
+from bot.text import defuse_mentions
 from storage import models
 from storage.repositories import Store
 
@@ -85,7 +86,8 @@ async def profiles(store: Store, keys: Iterable[str]) -> dict[str, Profile]:
     found = {
         row.key: Profile(
             key=row.key,
-            name=row.name,
+            # Names are shown in chat: a member called "@everyone" must ping nobody.
+            name=defuse_mentions(row.name),
             is_bot=row.is_bot,
             person=row.person,
             first_seen=row.first_seen,

@@ -22,6 +22,7 @@ from bot.features.karma.levels import check_level, level_text
 from bot.features.karma.link import Profile, person_map, platform_of, profiles
 from bot.features.karma.rules import month_start, week_start
 from bot.features.karma.settings import KarmaSettings, level_index
+from bot.text import defuse_mentions
 from storage import models
 
 WHY = ("why", "warum", "wieso")
@@ -107,7 +108,11 @@ async def summary(
     """Total, this week, rank and level of a member."""
     target = await _target(ctx, event, args)
     if target is None:
-        return Outcome(actions=[_reply(event, ctx.locale.t("core.unknown_member", name=args[0]))])
+        return Outcome(
+            actions=[
+                _reply(event, ctx.locale.t("core.unknown_member", name=defuse_mentions(args[0])))
+            ]
+        )
     profile = (await profiles(ctx.store, [target]))[target]
     if _hidden(ctx, profile, event.author.key):
         text = ctx.locale.t("karma.hidden_profile", name=profile.name)
@@ -138,7 +143,11 @@ async def why(event: CommandIssued, ctx: Context[KarmaSettings], args: tuple[str
     """The latest ledger rows of a member, with reasons, givers and message references."""
     target = await _target(ctx, event, args)
     if target is None:
-        return Outcome(actions=[_reply(event, ctx.locale.t("core.unknown_member", name=args[0]))])
+        return Outcome(
+            actions=[
+                _reply(event, ctx.locale.t("core.unknown_member", name=defuse_mentions(args[0])))
+            ]
+        )
     profile = (await profiles(ctx.store, [target]))[target]
     if _hidden(ctx, profile, event.author.key):
         text = ctx.locale.t("karma.hidden_profile", name=profile.name)
@@ -244,7 +253,11 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
         return Outcome(actions=[_reply(event, usage)])
     target = await resolve(ctx, event, args[0])
     if target is None:
-        return Outcome(actions=[_reply(event, ctx.locale.t("core.unknown_member", name=args[0]))])
+        return Outcome(
+            actions=[
+                _reply(event, ctx.locale.t("core.unknown_member", name=defuse_mentions(args[0])))
+            ]
+        )
     note = " ".join(args[2:])[:500]
     points = round(-amount if take else amount, 2)
     await ctx.store.karma.add(
@@ -274,8 +287,8 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
     names = await ctx.store.members.names([author, target])
     text = ctx.locale.t(
         "karma.taken" if take else "karma.given",
-        moderator=names[author],
-        name=names[target],
+        moderator=defuse_mentions(names[author]),
+        name=defuse_mentions(names[target]),
         points=format_points(amount, ctx.locale.language),
         note=note,
     )

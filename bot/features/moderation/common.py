@@ -14,7 +14,7 @@ from sqlmodel import col
 from bot.actions import Reply
 from bot.events import CommandIssued
 from bot.features.base import Context, Decision, Outcome
-from bot.text import escape_markdown_and_mentions
+from bot.text import defuse_mentions
 from storage import models
 
 MODERATION = "moderation"
@@ -41,7 +41,7 @@ def usage(ctx: Context[Any], command: str) -> str:
 
 def shown(text: str) -> str:
     """A name or text made safe to post (no Markdown, no pings)."""
-    return escape_markdown_and_mentions(text)
+    return defuse_mentions(text)
 
 
 def looks_like_member(arg: str) -> bool:

@@ -56,7 +56,7 @@ from bot.features.promo.signals import (
     text_tokens,
 )
 from bot.locales import Locale, get_locale
-from bot.text import Analysed, Link, analyse, escape_markdown_and_mentions
+from bot.text import Analysed, Link, analyse, defuse_mentions
 from storage import models
 
 FEATURE = "promo"
@@ -134,7 +134,7 @@ def _excerpt(text: str) -> str:
     flat = " ".join(text.split())
     if len(flat) > EXCERPT:
         flat = flat[: EXCERPT - 1] + "…"
-    return escape_markdown_and_mentions(flat)
+    return defuse_mentions(flat)
 
 
 class PromoFeature:
@@ -652,7 +652,7 @@ class PromoFeature:
         nudged = bool(new and settings.nudge and not auto_delete)
         if nudged:
             rng = random.Random(event.key)
-            text = locale.pick("promo.nudge", rng, name=escape_markdown_and_mentions(name))
+            text = locale.pick("promo.nudge", rng, name=defuse_mentions(name))
             actions.append(Reply(chat=event.chat, text=text, reply_to=event.message_id))
         decision = Decision(
             "promo",
@@ -677,7 +677,7 @@ class PromoFeature:
         text = locale.t(
             "promo.review",
             case=case_id,
-            name=escape_markdown_and_mentions(name),
+            name=defuse_mentions(name),
             score=f"{score:.2f}",
             signals=labels,
             chat=event.chat,
@@ -717,7 +717,7 @@ class PromoFeature:
                     at=ctx.now,
                 )
             )
-            text = locale.t("promo.refused", name=escape_markdown_and_mentions(event.user.name))
+            text = locale.t("promo.refused", name=defuse_mentions(event.user.name))
             return Outcome(
                 actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)],
                 decisions=[
@@ -735,7 +735,7 @@ class PromoFeature:
             return Outcome(actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)])
         subject = case.subject or ""
         member_name = (await ctx.store.members.names([subject])).get(subject, subject)
-        shown = escape_markdown_and_mentions(member_name)
+        shown = defuse_mentions(member_name)
         case_settings: PromoSettings = ctx.settings_of(PromoSettings, FEATURE, case.chat)
         evidence = [
             (item, await ctx.store.messages.get(str(item["chat"]), str(item["message_id"])))
@@ -897,7 +897,7 @@ class PromoFeature:
         else:
             member = await ctx.store.members.by_name(platform, arg.lstrip("@"))
         if member is None:
-            return ctx.locale.t("core.unknown_member", name=escape_markdown_and_mentions(arg))
+            return ctx.locale.t("core.unknown_member", name=defuse_mentions(arg))
         return member.key, member.name
 
     async def _trust(
@@ -925,7 +925,7 @@ class PromoFeature:
                 at=ctx.now,
             )
         )
-        shown = escape_markdown_and_mentions(name)
+        shown = defuse_mentions(name)
         if trusted:
             text = ctx.locale.t("promo.trusted", name=shown)
         elif changed:
@@ -967,7 +967,7 @@ class PromoFeature:
                     locale.t(
                         "promo.flags_line",
                         case=item.id,
-                        name=escape_markdown_and_mentions(names.get(item.subject or "", "?")),
+                        name=defuse_mentions(names.get(item.subject or "", "?")),
                         score=f"{item.score or 0.0:.2f}",
                         count=len(item.evidence.get("messages", [])),
                         signals=", ".join(locale.t(f"promo.signal.{s}") for s in signals),

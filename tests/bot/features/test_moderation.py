@@ -15,12 +15,12 @@ from bot.actions import Action, DirectMessage, Reply, Restrict, ReviewRequest
 from bot.events import ButtonPressed
 from bot.features.moderation import ModerationFeature, PrivacyFeature
 from bot.locales import get_locale
-from bot.text import escape_markdown_and_mentions
+from bot.text import defuse_mentions
 from storage import models
 from storage.repositories import Store
 from tests.conftest import START, MakeChat
 
-ZW = "\u200b"  # what escape_markdown_and_mentions puts after "@"
+ZW = "\u200b"  # what defuse_mentions puts after "@"
 _presses = itertools.count(1)
 
 
@@ -226,7 +226,7 @@ async def test_unknown_members_are_named(make_chat: MakeChat, language: str, exp
     chat = await new_chat(make_chat, language)
     assert replies(await said(chat, "mod", "/warn @nobody Spam")) == [expected]
     assert replies(await said(chat, "mod", "/note <@123> hm")) == [
-        expected.replace(f"@{ZW}nobody", escape_markdown_and_mentions("<@123>"))
+        expected.replace(f"@{ZW}nobody", defuse_mentions("<@123>"))
     ]
     assert await log_actions(chat) == []
 

@@ -59,7 +59,7 @@ async def set_member(chat: ConsoleChat, name: str, **values: object) -> None:
         ("carol", "/karma", "carol: 1 Karma (+1 diese Woche) · Rang 2 von 2 · Stufe: Neu"),
         ("alice", "/karma", "alice: 0 Karma (+0 diese Woche) · noch ohne Rang · Stufe: Neu"),
         ("alice", "/karma @bob", "bob: 1,5 Karma (+1,5 diese Woche) · Rang 1 von 2 · Stufe: Neu"),
-        ("alice", "/karma @nobody", "Ich kenne @nobody hier noch nicht."),
+        ("alice", "/karma @nobody", "Ich kenne @\u200bnobody hier noch nicht."),
     ],
 )
 async def test_karma_german(make_chat: MakeChat, who: str, command: str, text: str) -> None:
@@ -169,7 +169,7 @@ async def test_give_and_take_are_for_moderators(make_chat: MakeChat) -> None:
     assert await ask(chat, "mod", "/karma give @bob") == usage
     assert await ask(chat, "mod", "/karma give @bob 500 zu viel") == usage
     assert await ask(chat, "mod", "/karma give @bob -5 negativ") == usage
-    assert await ask(chat, "mod", "/karma give @nobody 5 x") == "Ich kenne @nobody hier noch nicht."
+    assert await ask(chat, "mod", "/karma give @nobody 5 x") == "Ich kenne @\u200bnobody hier noch nicht."
     assert await ledger_rows(chat) == [
         ("console:mod", "console:bob", 5.0, "moderator", "sehr hilfreich"),
         ("console:mod", "console:bob", -2.5, "moderator", "Spam"),

@@ -38,7 +38,8 @@ TOKEN_LIKE = re.compile(
 class StrictModel(BaseModel):
     """A config model that rejects unknown keys, so typos are reported."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML string "yes" is no boolean, "30" no number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_timezone(value: str) -> str:

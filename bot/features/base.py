@@ -19,7 +19,8 @@ from storage.repositories import Store
 class FeatureSettings(BaseModel):
     """Base of every feature's settings: unknown keys are errors, all can be switched off."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML string "yes" is no boolean, "30" no number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     enabled: bool = True
 
 

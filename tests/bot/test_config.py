@@ -186,3 +186,26 @@ def test_key_lines_follow_arrays_of_tables() -> None:
     lines = key_lines(GOOD)
     assert lines[("communities", 1, "name")] == 23
     assert lines[("communities", 0, "karma", "pair_cooldown_minutes")] == 17
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[karma]\nenabled = 'yes'\n", "karma.enabled: must be true or false (line 2)"),
+        (
+            "[karma]\npair_cooldown_minutes = '30'\n",
+            "karma.pair_cooldown_minutes: must be an integer (line 2)",
+        ),
+        ("[bot]\nretention_days = 1.5\n", "bot.retention_days: must be an integer (line 2)"),
+    ],
+)
+def test_values_are_not_coerced_from_strings(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_lists_are_accepted_where_settings_are_tuples() -> None:
+    from bot.app import feature_models
+
+    text = "[karma]\nreaction_emoji = ['👍']\nlevels = [{name = 'a', threshold = 0}]\n"
+    config = parse_config(text, feature_models())
+    assert config.feature_defaults["karma"]["reaction_emoji"] == ["👍"]

@@ -38,8 +38,10 @@ class KarmaSettings(FeatureSettings):
 
     thanks_points: float = Field(2.0, gt=0, description="points for a thanks, before weighting")
     reaction_points: float = Field(1.0, gt=0, description="points for a reaction, before weighting")
+    # strict=False: TOML arrays arrive as lists; the items are still checked strictly.
     reaction_emoji: tuple[str, ...] = Field(
         ("👍", "🙏", "✅", "❤️", "🎉", "⭐"),
+        strict=False,
         description=(
             "reactions that give karma; variation selectors and skin tones are ignored, "
             "so ❤ counts as ❤️ and 👍🏽 as 👍"
@@ -114,6 +116,7 @@ class KarmaSettings(FeatureSettings):
     announce_levels: bool = Field(True, description="announce level-ups (once per level)")
     levels: tuple[Level, ...] = Field(
         DEFAULT_LEVELS,
+        strict=False,
         description="levels as [{name, threshold, discord_role}], lowest first",
     )
     top_size: int = Field(10, ge=1, le=50, description="members listed by /top")

@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Community, Config, ConfigError, SettingsResolver, load_config
+from bot.cliutil import config_or_exit
+from bot.config import Community, Config, SettingsResolver
 from bot.features.summary.compute import IsoWeek, WeeklySummary, compute_summary
 from bot.features.summary.render import render_html, render_json, render_markdown, render_text
 from bot.features.summary.settings import SummarySettings
@@ -45,20 +46,6 @@ class Report:
 
     summary: WeeklySummary
     chart: bytes | None
-
-
-def _load_config(path: Path | None, database_url: str | None) -> Config:
-    from bot.app import default_config, feature_models
-
-    try:
-        if path is None:
-            return default_config(database_url or "sqlite+aiosqlite:///leumund.db")
-        return load_config(path, feature_models())
-    except ConfigError as exc:
-        click.echo(f"{exc.source}: the config has {len(exc.problems)} problem(s):", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
 
 
 def _community(config: Config, name: str | None) -> Community:
@@ -232,7 +219,7 @@ def summary_command(
     database_url: str | None,
 ) -> None:
     """Render a community's weekly summary (Markdown, HTML, PNG chart or JSON)."""
-    config = _load_config(config_path, database_url)
+    config = config_or_exit(config_path, database_url)
     community = _community(config, community_name)
     if week is not None:
         try:

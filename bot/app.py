@@ -61,7 +61,6 @@ class App:
         *,
         database_url: str | None = None,
         features: Sequence[Feature[Any]] | None = None,
-        record_outbox: bool = False,
     ) -> App:
         """Open the database (creating the schema if empty) and build the engine."""
         db = Database(database_url or config.bot.database_url)
@@ -72,7 +71,7 @@ class App:
             raise
         built = list(features) if features is not None else all_features()
         resolver = SettingsResolver(config)
-        engine = Engine(config, db, built, resolver=resolver, record_outbox=record_outbox)
+        engine = Engine(config, db, built, resolver=resolver)
         # Settings moderators changed with /config set survive restarts.
         from bot.features.moderation import load_overrides
 

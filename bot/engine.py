@@ -54,13 +54,11 @@ class Engine:
         features: Sequence[Feature[Any]],
         *,
         resolver: SettingsResolver | None = None,
-        record_outbox: bool = False,
     ) -> None:
         self.config = config
         self.db = db
         self.features = tuple(features)
         self.resolver = resolver or SettingsResolver(config)
-        self.record_outbox = record_outbox
         self._commands: dict[str, tuple[Feature[Any], CommandSpec]] = {}
         for feature in self.features:
             for spec in feature.commands:
@@ -343,18 +341,6 @@ class Engine:
                     at=event.at,
                 )
                 for d in result.decisions
-            )
-        if self.record_outbox and result.actions:
-            await store.outbox.add_many(
-                models.OutboxItem(
-                    event_key=event.key,
-                    position=i,
-                    kind=a.kind,
-                    chat=a.chat,
-                    payload={},
-                    created_at=event.at,
-                )
-                for i, a in enumerate(result.actions)
             )
 
 

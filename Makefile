@@ -26,5 +26,11 @@ lint: $(STAMP)
 console: $(STAMP)
 	$(BIN)/leumund console
 
+bench: $(STAMP)
+	$(BIN)/python -m bot.bench
+
+bench-large: $(STAMP)
+	$(BIN)/python -m bot.bench --large
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

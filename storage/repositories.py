@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from storage import models
 
@@ -22,10 +23,51 @@ def _insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Ins
     return sqlite.insert(table)
 
 
-async def _changed(session: AsyncSession, stmt: Any) -> bool:
+async def _changed(session: AsyncSession, stmt: Any, params: Any = None) -> bool:
     """Run a DML statement; True if it touched a row."""
-    result = cast("CursorResult[Any]", await session.execute(stmt))
+    result = cast("CursorResult[Any]", await session.execute(stmt, params))
     return bool(result.rowcount)
+
+
+# The statements run for every event are built once per dialect and bound with
+# parameters, so SQLAlchemy does not rebuild and re-key them each time.
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(_table("processed_events")).on_conflict_do_nothing(index_elements=["key"])
+
+
+@functools.cache
+def _message_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(_table("messages")).on_conflict_do_nothing(
+        index_elements=["chat", "message_id"]
+    )
+
+
+@functools.cache
+def _member_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(_table("members"))
+    return stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"name": stmt.excluded.name, "username": stmt.excluded.username},
+        where=or_(
+            stmt.table.c.name != stmt.excluded.name,
+            stmt.table.c.username.is_distinct_from(stmt.excluded.username),
+        ),
+    )
+
+
+def _table(name: str) -> Table:
+    # Core tables, not ORM entities: a parameterised ORM insert would take the bulk path.
+    return SQLModel.metadata.tables[name]
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +86,8 @@ class Events:
 
     async def claim(self, key: str, kind: str, community: str, at: datetime) -> bool:
         """Record an event key; False if it was recorded before (a redelivery)."""
-        stmt = (
-            _insert(self.session, models.ProcessedEvent)
-            .values(key=key, kind=kind, community=community, at=at)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-        return await _changed(self.session, stmt)
+        params = {"key": key, "kind": kind, "community": community, "at": at}
+        return await _changed(self.session, _claim_statement(_dialect(self.session)), params)
 
 
 class Members:
@@ -62,18 +100,17 @@ class Members:
         self, key: str, name: str, username: str | None, is_bot: bool, at: datetime
     ) -> None:
         """Create the member if new; keep the newest display name."""
-        stmt = _insert(self.session, models.Member).values(
-            key=key, name=name, username=username, is_bot=is_bot, first_seen=at
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"name": name, "username": username},
-            where=or_(
-                col(models.Member.name) != name,
-                col(models.Member.username).is_distinct_from(username),
-            ),
-        )
-        await self.session.execute(stmt)
+        params = {
+            "key": key,
+            "name": name,
+            "username": username,
+            "is_bot": is_bot,
+            "first_seen": at,
+            "person": None,
+            "opted_out": False,
+            "forgotten": False,
+        }
+        await self.session.execute(_member_statement(_dialect(self.session)), params)
 
     async def ensure_chat(self, key: str, community: str, at: datetime) -> None:
         """Record a chat the first time it is seen."""
@@ -128,12 +165,20 @@ class Messages:
 
     async def add(self, **values: Any) -> bool:
         """Store a message (columns of models.Message); False if that chat already has it."""
-        stmt = (
-            _insert(self.session, models.Message)
-            .values(deleted=False, is_thanks=False)
-            .on_conflict_do_nothing(index_elements=["chat", "message_id"])
-        )
-        return await _changed(self.session, stmt.values(**values))
+        params = {
+            "reply_to": None,
+            "reply_to_author": None,
+            "mentions": [],
+            "thread": None,
+            "edited_at": None,
+            "deleted": False,
+            "forwarded": False,
+            "is_thanks": False,
+            "fingerprint": None,
+            "text": None,
+            **values,
+        }
+        return await _changed(self.session, _message_statement(_dialect(self.session)), params)
 
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""

@@ -293,7 +293,6 @@ class _History:
                 self.readers.append(reader)
                 plan = reader.plan(path)
                 total += size * (plan.passes - 1)
-                set_total(total)
                 for chat in plan.skipped:
                     err.print(
                         f"{path.name}: skipped chat {chat.label}; choose it with --chat",

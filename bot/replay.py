@@ -11,10 +11,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from adapters.imports.jsonl import JsonlReader, LineError
+from adapters.imports.jsonl import JsonlReader, LineError, LineEvent
 from bot.actions import Action, Reply
 from bot.app import App
-from bot.events import CommandIssued, MessagePosted, ReactionAdded, ReactionRemoved, Tick
+from bot.events import (
+    CommandIssued,
+    MemberJoined,
+    MessagePosted,
+    ReactionAdded,
+    ReactionRemoved,
+    Tick,
+)
 from bot.features.base import Decision
 
 
@@ -26,16 +33,19 @@ class ReplayStats:
     messages: int = 0
     reactions: int = 0
     commands: int = 0
+    joins: int = 0
     duplicates: int = 0
     errors: list[LineError] = field(default_factory=list)
     decisions: Counter[str] = field(default_factory=Counter)
     blocks: Counter[str] = field(default_factory=Counter)
+    # What export readers counted without making events (reactions without a giver...).
+    notes: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     @property
     def events(self) -> int:
         """Events handed to the engine."""
-        return self.messages + self.reactions + self.commands
+        return self.messages + self.reactions + self.commands + self.joins
 
     @property
     def rate(self) -> float:
@@ -68,13 +78,38 @@ async def replay(
 
     reader = JsonlReader(community_of)
     stats = ReplayStats()
+    return await replay_items(
+        app,
+        reader.read(_counting(lines, stats, progress)),
+        stats=stats,
+        decisions_out=decisions_out,
+        observer=observer,
+        batch_size=batch_size,
+    )
+
+
+async def replay_items(
+    app: App,
+    items: Iterable[LineEvent | LineError],
+    *,
+    stats: ReplayStats | None = None,
+    decisions_out: IO[str] | None = None,
+    observer: Observer | None = None,
+    batch_size: int = 500,
+) -> ReplayStats:
+    """Feed the items of any reader (JSONL, exports) through the engine; errors are kept.
+
+    A reader that cannot go on yields its error and stops; what came before it is
+    committed with the last batch.
+    """
+    stats = stats if stats is not None else ReplayStats()
     started = time.perf_counter()
     # Scheduled work (escalations, summaries) runs as history time passes: one tick per
     # community at every hour boundary the events cross. Tick keys are stable, so a
     # re-run does not repeat them.
     next_tick: dict[str, datetime] = {}
     async with app.engine.batch(batch_size):
-        for item in reader.read(_counting(lines, stats, progress)):
+        for item in items:
             if isinstance(item, LineError):
                 stats.errors.append(item)
                 continue
@@ -102,6 +137,8 @@ async def replay(
                     stats.reactions += 1
                 case CommandIssued():
                     stats.commands += 1
+                case MemberJoined():
+                    stats.joins += 1
             if result.duplicate:
                 stats.duplicates += 1
                 continue

@@ -169,7 +169,8 @@ async def test_give_and_take_are_for_moderators(make_chat: MakeChat) -> None:
     assert await ask(chat, "mod", "/karma give @bob") == usage
     assert await ask(chat, "mod", "/karma give @bob 500 zu viel") == usage
     assert await ask(chat, "mod", "/karma give @bob -5 negativ") == usage
-    assert await ask(chat, "mod", "/karma give @nobody 5 x") == "Ich kenne @\u200bnobody hier noch nicht."
+    unknown = "Ich kenne @\u200bnobody hier noch nicht."
+    assert await ask(chat, "mod", "/karma give @nobody 5 x") == unknown
     assert await ledger_rows(chat) == [
         ("console:mod", "console:bob", 5.0, "moderator", "sehr hilfreich"),
         ("console:mod", "console:bob", -2.5, "moderator", "Spam"),

@@ -589,8 +589,9 @@ async def karma_rows(app: App) -> list[tuple[str | None, str]]:
 
 
 async def test_karma_thanks_and_reaction(make_app: MakeApp, dc: FakeDiscord) -> None:
-    karma = pytest.importorskip("bot.features.karma")
-    feature = karma.KarmaFeature()
+    from bot.features.karma import KarmaFeature
+
+    feature = KarmaFeature()
     app, adapter = await make(make_app, [feature])
     async with running(app, adapter):
         question = await dc.message_create(GID, GENERAL, CAROL, "Wie stelle ich die Bremse ein?")

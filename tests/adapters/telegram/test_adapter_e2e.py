@@ -791,15 +791,14 @@ async def test_clean_shutdown(make_app: MakeApp, tg: FakeTelegramAPI) -> None:
     assert [n for n in names if "Updater" in n or "Application" in n or "adapter" in n] == []
 
 
-# --- karma, once the feature exists --------------------------------------------------------
+# --- karma -------------------------------------------------------------------------------
 
 
 def karma_feature() -> Any:
-    """The karma feature, or a skip while it is not there yet."""
-    karma = pytest.importorskip("bot.features.karma")
-    if not hasattr(karma, "KarmaFeature"):
-        pytest.skip("bot.features.karma has no KarmaFeature yet")
-    return karma.KarmaFeature()
+    """The karma feature."""
+    from bot.features.karma import KarmaFeature
+
+    return KarmaFeature()
 
 
 @pytest.mark.parametrize(

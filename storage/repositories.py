@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -51,12 +51,22 @@ def _message_statement(dialect: str) -> Any:
 def _member_statement(dialect: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(_table("members"))
+    new, old = stmt.excluded, stmt.table.c
+    # An imported export may know no username and may be older than what was seen live:
+    # keep a known username, and let first_seen move back to the earliest sighting.
     return stmt.on_conflict_do_update(
         index_elements=["key"],
-        set_={"name": stmt.excluded.name, "username": stmt.excluded.username},
+        set_={
+            "name": new.name,
+            "username": func.coalesce(new.username, old.username),
+            "first_seen": case(
+                (new.first_seen < old.first_seen, new.first_seen), else_=old.first_seen
+            ),
+        },
         where=or_(
-            stmt.table.c.name != stmt.excluded.name,
-            stmt.table.c.username.is_distinct_from(stmt.excluded.username),
+            old.name != new.name,
+            and_(new.username.is_not(None), old.username.is_distinct_from(new.username)),
+            new.first_seen < old.first_seen,
         ),
     )
 

@@ -92,6 +92,26 @@ def _hidden(ctx: Context[Any], profile: Profile, viewer: str) -> bool:
     return profile.opted_out and viewer not in profile.all_keys
 
 
+def _unknown(ctx: Context[Any], event: CommandIssued, name: str) -> Outcome:
+    """The answer for a member name nobody here has."""
+    text = ctx.locale.t("core.unknown_member", name=defuse_mentions(name))
+    return Outcome(actions=[_reply(event, text)])
+
+
+async def _viewed(
+    ctx: Context[Any], event: CommandIssued, args: tuple[str, ...]
+) -> Profile | Outcome:
+    """The profile a view is about, or the answer when it is unknown or hidden."""
+    target = await _target(ctx, event, args)
+    if target is None:
+        return _unknown(ctx, event, args[0])
+    profile = (await profiles(ctx.store, [target]))[target]
+    if _hidden(ctx, profile, event.author.key):
+        text = ctx.locale.t("karma.hidden_profile", name=profile.name)
+        return Outcome(actions=[_reply(event, text)])
+    return profile
+
+
 async def karma(event: CommandIssued, ctx: Context[KarmaSettings]) -> Outcome:
     """``/karma``: dispatch to the summary, ``why``, ``give`` or ``take``."""
     args = event.args
@@ -106,17 +126,9 @@ async def summary(
     event: CommandIssued, ctx: Context[KarmaSettings], args: tuple[str, ...]
 ) -> Outcome:
     """Total, this week, rank and level of a member."""
-    target = await _target(ctx, event, args)
-    if target is None:
-        return Outcome(
-            actions=[
-                _reply(event, ctx.locale.t("core.unknown_member", name=defuse_mentions(args[0])))
-            ]
-        )
-    profile = (await profiles(ctx.store, [target]))[target]
-    if _hidden(ctx, profile, event.author.key):
-        text = ctx.locale.t("karma.hidden_profile", name=profile.name)
-        return Outcome(actions=[_reply(event, text)])
+    profile = await _viewed(ctx, event, args)
+    if isinstance(profile, Outcome):
+        return profile
     community, language = ctx.community.name, ctx.locale.language
     total = await ctx.store.karma.total(community, profile.all_keys)
     week = await ctx.store.karma.total(
@@ -141,17 +153,9 @@ async def summary(
 
 async def why(event: CommandIssued, ctx: Context[KarmaSettings], args: tuple[str, ...]) -> Outcome:
     """The latest ledger rows of a member, with reasons, givers and message references."""
-    target = await _target(ctx, event, args)
-    if target is None:
-        return Outcome(
-            actions=[
-                _reply(event, ctx.locale.t("core.unknown_member", name=defuse_mentions(args[0])))
-            ]
-        )
-    profile = (await profiles(ctx.store, [target]))[target]
-    if _hidden(ctx, profile, event.author.key):
-        text = ctx.locale.t("karma.hidden_profile", name=profile.name)
-        return Outcome(actions=[_reply(event, text)])
+    profile = await _viewed(ctx, event, args)
+    if isinstance(profile, Outcome):
+        return profile
     rows = await ctx.store.karma.history(
         ctx.community.name, profile.all_keys, limit=ctx.settings.why_size
     )
@@ -253,11 +257,7 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
         return Outcome(actions=[_reply(event, usage)])
     target = await resolve(ctx, event, args[0])
     if target is None:
-        return Outcome(
-            actions=[
-                _reply(event, ctx.locale.t("core.unknown_member", name=defuse_mentions(args[0])))
-            ]
-        )
+        return _unknown(ctx, event, args[0])
     note = " ".join(args[2:])[:500]
     points = round(-amount if take else amount, 2)
     await ctx.store.karma.add(

@@ -329,32 +329,22 @@ def _reaction(updated: MessageReactionUpdated, ctx: TranslateContext) -> list[Ev
     stamp = _stamp(updated.date)
     chat, message_id = chat_key(updated.chat.id), str(updated.message_id)
     events: list[Event] = []
-    for emoji in old:
-        if emoji not in new:
-            events.append(
-                ReactionRemoved(
-                    key=f"{base}:{emoji}:-:{stamp}",
-                    community=community,
-                    chat=chat,
-                    at=updated.date,
-                    message_id=message_id,
-                    user=who,
-                    emoji=emoji,
+    # Taken back first, then added, each with its own stable key.
+    changes = ((ReactionRemoved, "-", old, new), (ReactionAdded, "+", new, old))
+    for kind, sign, these, others in changes:
+        for emoji in these:
+            if emoji not in others:
+                events.append(
+                    kind(
+                        key=f"{base}:{emoji}:{sign}:{stamp}",
+                        community=community,
+                        chat=chat,
+                        at=updated.date,
+                        message_id=message_id,
+                        user=who,
+                        emoji=emoji,
+                    )
                 )
-            )
-    for emoji in new:
-        if emoji not in old:
-            events.append(
-                ReactionAdded(
-                    key=f"{base}:{emoji}:+:{stamp}",
-                    community=community,
-                    chat=chat,
-                    at=updated.date,
-                    message_id=message_id,
-                    user=who,
-                    emoji=emoji,
-                )
-            )
     return events
 
 

@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from adapters.imports.detect import Format, FormatError, Item, detect, merge_by_time
 from adapters.imports.discord_export import DiscordExportReader
-from adapters.imports.jsonl import JsonlReader
 from adapters.imports.telegram_export import TelegramExportReader
 from bot.app import App
 from bot.cliutil import config_or_exit
@@ -31,7 +30,7 @@ from bot.features import all_features
 from bot.features.base import Analyser
 from bot.features.summary.cli import summary_command
 from bot.logs import setup_logging
-from bot.replay import ReplayStats, replay_items
+from bot.replay import ReplayStats, counting, jsonl_reader, replay_items
 from storage import models
 from storage.db import Database, DatabaseError
 
@@ -305,18 +304,8 @@ class _History:
         return streams[0] if len(streams) == 1 else merge_by_time(streams)
 
     def _jsonl(self, lines: Iterable[bytes]) -> Iterator[Item]:
-        def community_of(name: str | None) -> str | None:
-            if name is None:
-                return self.default.name
-            return name if self.config.community(name) is not None else None
-
-        def counted() -> Iterator[bytes]:
-            for line in lines:
-                self.stats.lines += 1
-                self.progress(len(line))
-                yield line
-
-        return JsonlReader(community_of).read(counted())
+        reader = jsonl_reader(self.config, self.default.name)
+        return reader.read(counting(lines, self.stats, self.progress))
 
     def finish(self) -> None:
         """Add what the export readers counted to the stats."""

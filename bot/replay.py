@@ -14,6 +14,7 @@ from typing import IO, Any
 from adapters.imports.jsonl import JsonlReader, LineError, LineEvent
 from bot.actions import Action, Reply
 from bot.app import App
+from bot.config import Config
 from bot.events import (
     CommandIssued,
     MemberJoined,
@@ -68,19 +69,11 @@ async def replay(
     batch_size: int = 500,
 ) -> ReplayStats:
     """Feed JSONL lines through the engine; each event is atomic, a re-run changes nothing."""
-    config = app.config
-    default = community or config.default_community().name
-
-    def community_of(name: str | None) -> str | None:
-        if name is None:
-            return default
-        return name if config.community(name) is not None else None
-
-    reader = JsonlReader(community_of)
+    reader = jsonl_reader(app.config, community or app.config.default_community().name)
     stats = ReplayStats()
     return await replay_items(
         app,
-        reader.read(_counting(lines, stats, progress)),
+        reader.read(counting(lines, stats, progress)),
         stats=stats,
         decisions_out=decisions_out,
         observer=observer,
@@ -163,9 +156,21 @@ def _log(
     return logged
 
 
-def _counting(
+def jsonl_reader(config: Config, default: str) -> JsonlReader:
+    """A JSONL reader: lines without a community go to ``default``, unknown ones are errors."""
+
+    def community_of(name: str | None) -> str | None:
+        if name is None:
+            return default
+        return name if config.community(name) is not None else None
+
+    return JsonlReader(community_of)
+
+
+def counting(
     lines: Iterable[str | bytes], stats: ReplayStats, progress: Callable[[int], None] | None
 ) -> Iterable[str | bytes]:
+    """Pass lines on, counting them and reporting their sizes to the progress bar."""
     for line in lines:
         stats.lines += 1
         if progress is not None:

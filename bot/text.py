@@ -679,6 +679,9 @@ def extract_emoji(text: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- analyse
 
 
+# Several features analyse the same message in one event; the result is immutable, so a
+# small cache lets one computation serve them all.
+@functools.lru_cache(maxsize=64)
 def analyse(text: str) -> Analysed:
     """Normalise, fold, strip quotes/code, tokenise and extract links, mentions and emoji."""
     prepared = _prepare(text)

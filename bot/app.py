@@ -63,7 +63,7 @@ class App:
         features: Sequence[Feature[Any]] | None = None,
     ) -> App:
         """Open the database (creating the schema if empty) and build the engine."""
-        db = Database(database_url or config.bot.database_url)
+        db = Database(database_url or config.bot.database_url, pool=config.bot.pool())
         try:
             await db.prepare()
         except BaseException:

@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from storage.db import PoolSettings
+
 Language = Literal["de", "en"]
 M = TypeVar("M", bound=BaseModel)
 CHAT_KEY = re.compile(r"^(telegram|discord|console|chat):[^\s:]+$")
@@ -45,7 +47,8 @@ class StrictModel(BaseModel):
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: a tzdata directory ("Europe") or a name too long for the file system.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown time zone {value!r}") from exc
     return value
 
@@ -60,9 +63,37 @@ class BotSection(StrictModel):
     language: Language = Field("de", description="default language of communities")
     timezone: str = Field("Europe/Berlin", description="default time zone of communities")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    retention_days: int = Field(30, ge=1, description="days message texts are kept")
+    retention_days: int = Field(30, ge=1, le=3650, description="days message texts are kept")
+    # The PostgreSQL connection pool of this process; ignored for SQLite (one process,
+    # one writer, no pool to size).
+    pool_size: int = Field(5, ge=1, le=100, description="connections kept open (PostgreSQL)")
+    max_overflow: int = Field(
+        10, ge=0, le=100, description="extra connections opened under load (PostgreSQL)"
+    )
+    pool_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="longest wait for a free connection (PostgreSQL)"
+    )
+    pool_recycle_seconds: int = Field(
+        1800,
+        ge=0,
+        le=86400,
+        description="replace connections older than this; 0 never does (PostgreSQL)",
+    )
+    pool_pre_ping: bool = Field(
+        True, description="test a connection before each use, replacing dropped ones"
+    )
 
     _tz = field_validator("timezone")(_check_timezone)
+
+    def pool(self) -> PoolSettings:
+        """The connection pool settings for storage.db.Database."""
+        return PoolSettings(
+            size=self.pool_size,
+            max_overflow=self.max_overflow,
+            timeout_seconds=self.pool_timeout_seconds,
+            recycle_seconds=self.pool_recycle_seconds,
+            pre_ping=self.pool_pre_ping,
+        )
 
     @field_validator("database_url")
     @classmethod
@@ -351,7 +382,10 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
     lines: dict[tuple[str | int, ...], int] = {}
     counts: dict[tuple[str | int, ...], int] = {}
     table: tuple[str | int, ...] = ()
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # TOML ends lines at "\n" only (the patterns tolerate a "\r" before it);
+    # splitlines() would also break at U+2028, U+0085 and the like, which TOML allows
+    # inside comments and strings.
+    for number, raw in enumerate(text.split("\n"), start=1):
         header = _HEADER.match(raw)
         if header and not raw.lstrip().startswith(("#",)) and "=" not in raw.split("]")[0]:
             keys = _split_key(header.group(2))
@@ -405,6 +439,10 @@ def parse_config(
         raise ConfigError(
             source, [Problem("<toml>", str(exc), int(line.group(1)) if line else None)]
         ) from exc
+    except RecursionError as exc:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(
+            source, [Problem("<toml>", "arrays or inline tables are nested too deeply")]
+        ) from exc
     lines = key_lines(text)
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -439,7 +477,13 @@ def parse_config(
     communities: list[Community] = []
     raw_communities = raw.get("communities", [])
     if not isinstance(raw_communities, list):
-        problems.append(Problem("communities", "must be an array of tables ([[communities]])"))
+        problems.append(
+            Problem(
+                "communities",
+                "must be an array of tables ([[communities]])",
+                _line_for(lines, ("communities",)),
+            )
+        )
         raw_communities = []
     seen_names: set[str] = set()
     seen_chats: dict[str, str] = {}
@@ -495,7 +539,7 @@ def _community(
 ) -> Community | None:
     prefix: tuple[str | int, ...] = ("communities", index)
     if not isinstance(entry, dict):
-        problems.append(Problem(_path_str(prefix), "must be a table"))
+        problems.append(Problem(_path_str(prefix), "must be a table", _line_for(lines, prefix)))
         return None
     core = {k: v for k, v in entry.items() if k in _COMMUNITY_KEYS and k != "chats"}
     for key in entry:
@@ -528,7 +572,8 @@ def _community(
     chats = entry.get("chats", {})
     if not isinstance(chats, dict):
         chats = {}
-        problems.append(Problem(_path_str((*prefix, "chats")), "must be a table"))
+        path = (*prefix, "chats")
+        problems.append(Problem(_path_str(path), "must be a table", _line_for(lines, path)))
     for chat_key, per_feature in chats.items():
         chat_prefix = (*prefix, "chats", chat_key)
         if not CHAT_KEY.match(chat_key):
@@ -540,11 +585,19 @@ def _community(
                 )
             )
             continue
+        if not isinstance(per_feature, dict):
+            problems.append(
+                Problem(_path_str(chat_prefix), "must be a table", _line_for(lines, chat_prefix))
+            )
+            continue
         chat_overrides[chat_key] = {}
-        for name, values in (per_feature or {}).items():
+        for name, values in per_feature.items():
             path = (*chat_prefix, name)
             if name not in feature_models:
                 problems.append(Problem(_path_str(path), "unknown feature", _line_for(lines, path)))
+                continue
+            if not isinstance(values, dict):
+                problems.append(Problem(_path_str(path), "must be a table", _line_for(lines, path)))
                 continue
             merged = {**defaults.get(name, {}), **overrides.get(name, {}), **values}
             try:

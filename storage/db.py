@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +58,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """The PostgreSQL connection pool of one process (``[bot] pool_*``); SQLite has none.
+
+    ``recycle_seconds`` 0 keeps connections for ever; ``pre_ping`` tests each connection
+    as it is taken from the pool, so one the server dropped is replaced, not used.
+    """
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout_seconds: float = 30.0
+    recycle_seconds: int = 1800
+    pre_ping: bool = True
+
+
 class Database:
     """Owns the async engine and hands out sessions; one per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool: PoolSettings | None = None, echo: bool = False) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
+            # One process and one writer: the pool settings do not apply.
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool
                 kwargs["connect_args"] = {"check_same_thread": False}
             else:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs["pool_size"] = pool_size
-            kwargs["pool_pre_ping"] = True
+            pool = pool or PoolSettings()
+            kwargs["pool_size"] = pool.size
+            kwargs["max_overflow"] = pool.max_overflow
+            kwargs["pool_timeout"] = pool.timeout_seconds
+            kwargs["pool_recycle"] = pool.recycle_seconds or -1
+            kwargs["pool_pre_ping"] = pool.pre_ping
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -86,6 +101,59 @@ class KarmaTotal:
 
     member: str
     points: float
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit number for a lock name (PostgreSQL advisory locks take bigints).
+
+    Python's ``hash`` differs per process, so the number comes from BLAKE2b: every process
+    maps a name to the same lock.
+    """
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# Volatile functions in the select list run after the ORDER BY sort (PostgreSQL >= 9.6),
+# so the locks are taken one by one in ascending order.
+_XACT_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+).bindparams(bindparam("keys", type_=postgresql.ARRAY(BigInteger)))
+
+
+class Locks:
+    """Locks that make several processes on one PostgreSQL database take turns.
+
+    On PostgreSQL these are transaction-scoped advisory locks: held until the transaction
+    commits or rolls back, so a rule that reads the ledger and then writes to it sees what
+    another process wrote before. SQLite needs none: it is used by one process only (and
+    its single writer serialises transactions anyway), so the calls do nothing there.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes may work on the same database at the same time."""
+        return _dialect(self.session) == "postgresql"
+
+    async def hold(self, *names: str) -> None:
+        """Wait for and take the locks of ``names`` until the end of the transaction.
+
+        The locks of one call are taken in one (numeric) order, so two transactions that
+        each lock their set at once cannot deadlock on them. One that locks more later (a
+        replay batch of many events) can; PostgreSQL then aborts one of the two, an error
+        ``storage.retry`` treats as passing. Taking a lock again in the same transaction
+        is free of waiting.
+        """
+        if not self.shared or not names:
+            return
+        keys = sorted({lock_key(name) for name in names})
+        await self.session.execute(_XACT_LOCKS, {"keys": keys})
+
+    async def members(self, *keys: str) -> None:
+        """Lock member keys (e.g. a giver's and a receiver's accounts) for this transaction."""
+        await self.hold(*(f"member:{key}" for key in keys))
 
 
 class Events:
@@ -436,6 +504,84 @@ class Outbox:
         """Queue actions."""
         self.session.add_all(list(rows))
 
+    async def claim(self, event_key: str, position: int) -> bool:
+        """Mark one pending action as being sent; False if it is not pending (any more).
+
+        The update is the claim: of two processes (or a restart and a late delivery) only
+        one sees the row change, so an action is never executed twice.
+        """
+        return await _changed(
+            self.session,
+            update(models.OutboxItem)
+            .where(
+                col(models.OutboxItem.event_key) == event_key,
+                col(models.OutboxItem.position) == position,
+                col(models.OutboxItem.status) == "pending",
+            )
+            .values(status="sending", attempts=col(models.OutboxItem.attempts) + 1),
+        )
+
+    async def finish(
+        self, event_key: str, position: int, status: str, error: str | None, at: datetime
+    ) -> None:
+        """Record how the delivery of a claimed action ended."""
+        await self.session.execute(
+            update(models.OutboxItem)
+            .where(
+                col(models.OutboxItem.event_key) == event_key,
+                col(models.OutboxItem.position) == position,
+            )
+            .values(status=status, error=error[:1024] if error else None, sent_at=at)
+        )
+
+    async def pending(self, since: datetime, limit: int = 1000) -> Sequence[models.OutboxItem]:
+        """Actions stored but never claimed, created after ``since``, oldest first."""
+        stmt = (
+            select(models.OutboxItem)
+            .where(
+                col(models.OutboxItem.status) == "pending",
+                col(models.OutboxItem.created_at) >= since,
+            )
+            .order_by(col(models.OutboxItem.id))
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def settle(self, before: datetime) -> dict[str, int]:
+        """After a restart: interrupted sends become ``unknown``, stale pending ``expired``.
+
+        An action claimed but not confirmed may or may not have reached the platform; it is
+        never sent again. Pending actions older than ``before`` are too late to be useful.
+        """
+        unknown = await self.session.execute(
+            update(models.OutboxItem)
+            .where(col(models.OutboxItem.status) == "sending")
+            .values(status="unknown", error="interrupted while sending; not repeated")
+        )
+        expired = await self.session.execute(
+            update(models.OutboxItem)
+            .where(
+                col(models.OutboxItem.status) == "pending",
+                col(models.OutboxItem.created_at) < before,
+            )
+            .values(status="expired", error="not sent in time; dropped")
+        )
+        return {
+            "unknown": cast("CursorResult[Any]", unknown).rowcount,
+            "expired": cast("CursorResult[Any]", expired).rowcount,
+        }
+
+    async def purge(self, before: datetime) -> int:
+        """Delete settled rows created before ``before``; pending ones stay."""
+        result = await self.session.execute(
+            delete(models.OutboxItem).where(
+                col(models.OutboxItem.status) != "pending",
+                col(models.OutboxItem.status) != "sending",
+                col(models.OutboxItem.created_at) < before,
+            )
+        )
+        return cast("CursorResult[Any]", result).rowcount
+
 
 class State:
     """Features' small persistent state (JSON values by key) and training samples."""
@@ -498,6 +644,10 @@ class Store:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.locks = Locks(session)
+        # Several processes may work on a PostgreSQL database at once; a feature's memory
+        # of earlier events is then incomplete (SQLite: one process, memory is complete).
+        self.shared = self.locks.shared
         self.events = Events(session)
         self.members = Members(session)
         self.messages = Messages(session)

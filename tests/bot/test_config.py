@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import Field
+from annotated_types import Le
+from pydantic import BaseModel, Field
 
-from bot.config import ConfigError, SettingsResolver, key_lines, load_config, parse_config
+from bot.config import (
+    BotSection,
+    ConfigError,
+    SettingsResolver,
+    key_lines,
+    load_config,
+    parse_config,
+)
 from bot.features.base import FeatureSettings
 
 
@@ -129,6 +138,26 @@ def test_runtime_override_is_validated_before_it_applies() -> None:
             "telegram_chats = [5]\n",
             ["communities[1]: telegram:5 already belongs to community 'a' (line 4)"],
         ),
+        (
+            "[[communities]]\nname = 'a'\n[communities.chats]\n'telegram:1' = 5\n",
+            ['communities[0].chats."telegram:1": must be a table (line 4)'],
+        ),
+        (
+            "[[communities]]\nname = 'a'\n[communities.chats.'telegram:1']\nkarma = 'x'\n",
+            ['communities[0].chats."telegram:1".karma: must be a table (line 4)'],
+        ),
+        (
+            "[[communities]]\nname = 'a'\nchats = 5\n",
+            ["communities[0].chats: must be a table (line 3)"],
+        ),
+        (
+            "[bot]\ntimezone = 'Europe'\n",
+            ["bot.timezone: unknown time zone 'Europe' (line 2)"],
+        ),
+        (
+            f"[[communities]]\nname = 'a'\ntimezone = '{'x' * 300}'\n",
+            [f"communities[0].timezone: unknown time zone '{'x' * 300}' (line 3)"],
+        ),
     ],
 )
 def test_each_problem_names_key_path_and_line(text: str, expected: list[str]) -> None:
@@ -209,3 +238,79 @@ def test_lists_are_accepted_where_settings_are_tuples() -> None:
     text = "[karma]\nreaction_emoji = ['👍']\nlevels = [{name = 'a', threshold = 0}]\n"
     config = parse_config(text, feature_models())
     assert config.feature_defaults["karma"]["reaction_emoji"] == ["👍"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 5000 + "]" * 5000 + "\n",
+        "a = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n",
+    ],
+)
+def test_deep_nesting_is_a_config_error(text: str) -> None:
+    assert problems(text) == ["<toml>: arrays or inline tables are nested too deeply"]
+
+
+def test_line_numbers_count_only_toml_newlines() -> None:
+    # TOML allows these in comments and strings; none of them ends a line.
+    text = (
+        "# a\u2028b\u2029c\x85d\n[bot]\nlog_level = 'x\u2028y'\n"
+        'timezone = """\u2028"""\nlanguage = 5\n'
+    )
+    assert key_lines(text)[("bot", "language")] == 5
+    assert problems(text) == [
+        "bot.language: must be 'de' or 'en' (line 5)",
+        "bot.timezone: unknown time zone '\\u2028' (line 4)",
+        "bot.log_level: must be 'DEBUG', 'INFO', 'WARNING' or 'ERROR' (line 3)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[bot]\nretention_days = 10000000000\n", "bot.retention_days: must be <= 3650 (line 2)"),
+        (
+            "[karma]\npair_cooldown_minutes = 10000000000000\n",
+            "karma.pair_cooldown_minutes: must be <= 43200 (line 2)",
+        ),
+        (
+            "[[communities]]\nname = 'a'\n[communities.chats.'telegram:1'.promo]\n"
+            "burst_seconds = 100000\n",
+            'communities[0].chats."telegram:1".promo.burst_seconds: must be <= 3600 (line 4)',
+        ),
+        (
+            "[[communities]]\nname = 'a'\n[communities.complaints]\nrepeat_window_hours = inf\n",
+            "communities[0].complaints.repeat_window_hours: must be <= 2160.0 (line 4)",
+        ),
+    ],
+)
+def test_durations_have_an_upper_bound(text: str, expected: str) -> None:
+    from bot.app import feature_models
+
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, feature_models())
+    assert [str(p) for p in info.value.problems] == [expected]
+
+
+UNITS = {"_seconds": "seconds", "_minutes": "minutes", "_hours": "hours", "_days": "days"}
+
+
+def test_every_duration_setting_fits_a_timedelta() -> None:
+    from bot.app import feature_models
+
+    models: list[type[BaseModel]] = [BotSection, *feature_models().values()]
+    checked = []
+    for model in models:
+        for name, info in model.model_fields.items():
+            unit = next((u for end, u in UNITS.items() if name.endswith(end)), None)
+            if unit is None or info.annotation not in (int, float):
+                continue
+            bounds = [m.le for m in info.metadata if isinstance(m, Le)]
+            assert bounds, f"{model.__name__}.{name} has no upper bound"
+            # The largest allowed value, back and forth from today, is still a datetime.
+            span = timedelta(**{unit: float(bounds[0])})
+            now = datetime.now(UTC)
+            assert now - span <= now <= now + span
+            assert info.default <= bounds[0]
+            checked.append(name)
+    assert {"retention_days", "pair_cooldown_minutes", "burst_seconds"} <= set(checked)

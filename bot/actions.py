@@ -5,8 +5,10 @@ Features return actions; adapters execute what they can and report what they can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,3 +129,44 @@ class SetRole(Action):
     member: str
     role: str
     add: bool = True
+
+
+ACTION_TYPES: dict[str, type[Action]] = {
+    cls.__name__: cls
+    for cls in (Reply, React, Delete, Restrict, ReviewRequest, PostSummary, DirectMessage, SetRole)
+}
+
+
+def to_payload(action: Action) -> dict[str, Any]:
+    """The action's fields as JSON values, for the outbox (bytes as base64, times as ISO)."""
+    payload: dict[str, Any] = {}
+    for f in fields(action):
+        value = getattr(action, f.name)
+        if isinstance(value, bytes):
+            value = {"base64": base64.b64encode(value).decode("ascii")}
+        elif isinstance(value, datetime):
+            value = {"time": value.isoformat()}
+        elif isinstance(value, tuple):
+            value = [{"label": b.label, "custom_id": b.custom_id} for b in value]
+        payload[f.name] = value
+    return payload
+
+
+def from_payload(kind: str, payload: dict[str, Any]) -> Action:
+    """The action ``to_payload`` stored; raises ValueError for an unknown kind or bad fields."""
+    cls = ACTION_TYPES.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown action kind {kind!r}")
+    values: dict[str, Any] = {}
+    for name, value in payload.items():
+        if isinstance(value, dict) and "base64" in value:
+            value = base64.b64decode(value["base64"])
+        elif isinstance(value, dict) and "time" in value:
+            value = datetime.fromisoformat(value["time"])
+        elif isinstance(value, list):
+            value = tuple(Button(**b) for b in value)
+        values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ValueError(f"{kind}: {exc}") from exc

@@ -33,6 +33,7 @@ from bot.logs import setup_logging
 from bot.replay import ReplayStats, counting, jsonl_reader, replay_items
 from storage import models
 from storage.db import Database, DatabaseError
+from storage.faults import StorageFailure, fatal_reason
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -84,6 +85,14 @@ def run(config_path: Path | None) -> None:
     except (ConfigError, DatabaseError) as exc:
         err.print(f"[red]cannot start[/red]: {exc}", markup=True, highlight=False)
         sys.exit(2)
+    except StorageFailure as exc:
+        err.print(
+            f"[red]stopped[/red]: {exc}. Everything stored before is kept; "
+            "fix the database and start again.",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(3)
 
 
 @main.command()
@@ -217,6 +226,17 @@ def replay_command(
         except FormatError as exc:
             err.print(f"[red]cannot replay[/red]: {exc}", highlight=False)
             sys.exit(2)
+        except Exception as exc:
+            reason = fatal_reason(exc)
+            if reason is None:
+                raise
+            err.print(
+                f"[red]replay stopped[/red]: {reason} ({target}). What was stored before "
+                "is kept; run the same command again once the database can be written, "
+                "it continues where it stopped.",
+                highlight=False,
+            )
+            sys.exit(3)
     _print_stats(stats, url, before, after)
     if dry_run:
         err.print(

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.actions import Action, Reply
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
+
+from bot.actions import Action, Reply, to_payload
 from bot.config import Community, Config, SettingsResolver
 from bot.events import (
     ButtonPressed,
@@ -28,6 +30,7 @@ from bot.events import (
 )
 from bot.features.base import CommandSpec, Context, Decision, Feature, Outcome
 from bot.locales import get_locale
+from bot.text import MAX_MENTIONS, well_formed
 from storage import models
 from storage.db import Database
 from storage.repositories import Store
@@ -70,6 +73,9 @@ class Engine:
         self._known_members: dict[str, tuple[str, str | None]] = {}
         self._known_chats: set[str] = set()
         self._batch: Store | None = None
+        # A running bot stores every action in the outbox with the event, so delivery
+        # survives a crash and never repeats; replays deliver nothing and leave it off.
+        self.outbox = False
         self._batch_pending = 0
         self._batch_size = 0
 
@@ -200,7 +206,8 @@ class Engine:
                     chat=event.chat,
                     message_id=event.message_id,
                     author=author.key,
-                    text=event.text,
+                    # Lone surrogates or NUL would make the database refuse the event.
+                    text=well_formed(event.text),
                     reply_to=event.reply_to,
                     reply_to_author=reply_author,
                     mentions=list(mentions),
@@ -220,7 +227,7 @@ class Engine:
                 await self._ensure_member(store, event.user, at)
             case MessageEdited():
                 await store.messages.set_fields(
-                    event.chat, event.message_id, text=event.text, edited_at=at
+                    event.chat, event.message_id, text=well_formed(event.text), edited_at=at
                 )
             case MessageDeleted():
                 await store.messages.set_fields(event.chat, event.message_id, deleted=True)
@@ -231,7 +238,11 @@ class Engine:
     async def _resolve_mentions(self, store: Store, event: MessagePosted) -> tuple[str, ...]:
         platform = event.chat.partition(":")[0]
         resolved: list[str] = []
-        for mention in event.mentions:
+        # The adapters pass at most MAX_MENTIONS; other callers (the console, replays of
+        # hand-written files) are held to the same bound: one lookup per @name.
+        for mention in dict.fromkeys(event.mentions[: 4 * MAX_MENTIONS]):
+            if len(resolved) >= MAX_MENTIONS:
+                break
             key: str | None = mention
             if mention.startswith("@"):
                 member = await store.members.by_name(platform, mention[1:])
@@ -255,6 +266,10 @@ class Engine:
     async def _call(self, feature: Feature[Any], event: Event, ctx: Context[Any]) -> Outcome:
         try:
             return await feature.handle(event, ctx)
+        except (OperationalError, InterfaceError, InternalError):
+            # The database failed, not the feature: going on would store the event without
+            # this feature's part. The event rolls back whole and is retried or reported.
+            raise
         except Exception:
             # One feature's bug must not stop the others or lose the event.
             log.exception("feature %s failed on event %s", feature.name, event.key)
@@ -330,6 +345,18 @@ class Engine:
     async def _persist(
         self, store: Store, community: Community, event: Event, result: Result
     ) -> None:
+        if self.outbox and result.actions:
+            await store.outbox.add_many(
+                models.OutboxItem(
+                    event_key=event.key,
+                    position=position,
+                    kind=action.kind,
+                    chat=action.chat,
+                    payload=to_payload(action),
+                    created_at=event.at,
+                )
+                for position, action in enumerate(result.actions)
+            )
         if result.decisions:
             await store.decisions.add_many(
                 models.Decision(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,11 @@ from bot.events import (
     Tick,
 )
 from bot.features.base import Decision
+from storage.retry import is_transient, retry
+
+# Tries per batch: a lost connection or a deadlock with another process on the same
+# database rolls a batch back; it is fed again after a short, growing wait.
+ATTEMPTS = 8
 
 
 @dataclass
@@ -89,70 +96,170 @@ async def replay_items(
     decisions_out: IO[str] | None = None,
     observer: Observer | None = None,
     batch_size: int = 500,
+    attempts: int = ATTEMPTS,
 ) -> ReplayStats:
     """Feed the items of any reader (JSONL, exports) through the engine; errors are kept.
 
-    A reader that cannot go on yields its error and stops; what came before it is
-    committed with the last batch.
+    Events are committed ``batch_size`` at a time. A batch that fails on a passing
+    database error (a lost connection, a deadlock with another process) is rolled back
+    and fed again from its first event, up to ``attempts`` times; the decisions log, the
+    observer and the counts only see batches that were committed. A reader that cannot
+    go on yields its error and stops; what came before it is committed with the last batch.
     """
     stats = stats if stats is not None else ReplayStats()
     started = time.perf_counter()
-    # Scheduled work (escalations, summaries) runs as history time passes: one tick per
-    # community at every hour boundary the events cross. Tick keys are stable, so a
-    # re-run does not repeat them.
-    next_tick: dict[str, datetime] = {}
-    async with app.engine.batch(batch_size):
-        for item in items:
-            if isinstance(item, LineError):
-                stats.errors.append(item)
-                continue
-            event = item.event
-            hour = event.at.replace(minute=0, second=0, microsecond=0)
-            due = next_tick.get(event.community)
-            if due is not None and event.at >= due:
-                tick = Tick(
-                    key=f"tick:{event.community}:{hour.isoformat()}",
-                    community=event.community,
-                    chat="",
-                    at=hour,
-                )
-                ticked = await app.engine.process(tick)
-                logged = _log(ticked.decisions, stats, decisions_out)
-                if observer is not None and not ticked.duplicate:
-                    observer(item.line, tick, ticked.actions, logged)
-            if due is None or event.at >= due:
-                next_tick[event.community] = hour + timedelta(hours=1)
-            result = await app.engine.process(event)
-            match event:
-                case MessagePosted():
-                    stats.messages += 1
-                case ReactionAdded() | ReactionRemoved():
-                    stats.reactions += 1
-                case CommandIssued():
-                    stats.commands += 1
-                case MemberJoined():
-                    stats.joins += 1
-            if result.duplicate:
-                stats.duplicates += 1
-                continue
-            logged = _log(result.decisions, stats, decisions_out)
-            if observer is not None:
-                observer(item.line, event, result.actions, logged)
+    feeder = _Feeder(app, stats, decisions_out, observer, max(1, batch_size))
+    source = iter(items)
+    while not feeder.exhausted:
+        await feeder.transaction(source, attempts)
     stats.seconds = time.perf_counter() - started
     return stats
 
 
+class _Feeder:
+    """Feeds events batch by batch; keeps each batch's events until it is committed."""
+
+    def __init__(
+        self,
+        app: App,
+        stats: ReplayStats,
+        out: IO[str] | None,
+        observer: Observer | None,
+        size: int,
+    ) -> None:
+        self.app, self.stats, self.out, self.observer, self.size = app, stats, out, observer, size
+        # Scheduled work (escalations, summaries) runs as history time passes: one tick per
+        # community at every hour boundary the events cross. Tick keys are stable, so a
+        # re-run does not repeat them.
+        self.next_tick: dict[str, datetime] = {}
+        self.exhausted = False
+        # An error of the input (a reader, a file on a network share) is never retried: the
+        # reader cannot go on, and feeding the batch again would end the input early.
+        self.input_failed = False
+
+    async def transaction(self, source: Iterator[LineEvent | LineError], attempts: int) -> None:
+        """Feed the next batch in one transaction, again from its start after a lost one."""
+        fed: list[LineEvent] = []  # this batch's events so far, to feed again on a retry
+        counts = self._counts()
+        ticks = dict(self.next_tick)
+
+        async def attempt() -> None:
+            self._restore(counts)
+            self.next_tick = dict(ticks)
+            lines: list[dict[str, Any]] = []
+            seen: list[tuple[int, Any, list[Action], list[dict[str, Any]]]] = []
+            calls = 0
+            # The engine never commits inside: the batch ends when this block does.
+            async with self.app.engine.batch(sys.maxsize):
+                for item in itertools.chain(list(fed), self._read(source, fed)):
+                    calls += await self._feed(item, lines, seen)
+                    if calls >= self.size:
+                        break
+            if self.out is not None:
+                for decision in lines:
+                    self.out.write(json.dumps(decision, ensure_ascii=False, default=str) + "\n")
+            if self.observer is not None:
+                for observed in seen:
+                    self.observer(*observed)
+
+        # A commit whose answer was lost counts as failed: fed again, its events are then
+        # duplicates (stored once, but missing from this run's log and counts).
+        await retry(
+            attempt,
+            attempts=attempts,
+            delay=0.1,
+            max_delay=2.0,
+            transient=lambda exc: not self.input_failed and is_transient(exc),
+        )
+
+    def _read(
+        self, source: Iterator[LineEvent | LineError], fed: list[LineEvent]
+    ) -> Iterator[LineEvent]:
+        while True:
+            try:
+                item = next(source)
+            except StopIteration:
+                self.exhausted = True
+                return
+            except BaseException:
+                self.input_failed = True
+                raise
+            if isinstance(item, LineError):
+                self.stats.errors.append(item)
+                continue
+            fed.append(item)
+            yield item
+
+    async def _feed(
+        self,
+        item: LineEvent,
+        lines: list[dict[str, Any]],
+        seen: list[tuple[int, Any, list[Action], list[dict[str, Any]]]],
+    ) -> int:
+        """Process one event (and the tick before it, if an hour passed); engine calls made."""
+        engine, stats, calls = self.app.engine, self.stats, 1
+        event = item.event
+        hour = event.at.replace(minute=0, second=0, microsecond=0)
+        due = self.next_tick.get(event.community)
+        if due is not None and event.at >= due:
+            tick = Tick(
+                key=f"tick:{event.community}:{hour.isoformat()}",
+                community=event.community,
+                chat="",
+                at=hour,
+            )
+            ticked = await engine.process(tick)
+            calls += 1
+            logged = _log(ticked.decisions, stats, lines)
+            if not ticked.duplicate:
+                seen.append((item.line, tick, ticked.actions, logged))
+        if due is None or event.at >= due:
+            self.next_tick[event.community] = hour + timedelta(hours=1)
+        result = await engine.process(event)
+        match event:
+            case MessagePosted():
+                stats.messages += 1
+            case ReactionAdded() | ReactionRemoved():
+                stats.reactions += 1
+            case CommandIssued():
+                stats.commands += 1
+            case MemberJoined():
+                stats.joins += 1
+        if result.duplicate:
+            stats.duplicates += 1
+            return calls
+        logged = _log(result.decisions, stats, lines)
+        seen.append((item.line, event, result.actions, logged))
+        return calls
+
+    def _counts(self) -> tuple[int, int, int, int, int, Counter[str], Counter[str]]:
+        s = self.stats
+        return (
+            s.messages,
+            s.reactions,
+            s.commands,
+            s.joins,
+            s.duplicates,
+            Counter(s.decisions),
+            Counter(s.blocks),
+        )
+
+    def _restore(self, counts: tuple[int, int, int, int, int, Counter[str], Counter[str]]) -> None:
+        """Forget what a rolled-back attempt counted (read errors stay: they were read)."""
+        s = self.stats
+        s.messages, s.reactions, s.commands, s.joins, s.duplicates = counts[:5]
+        s.decisions, s.blocks = Counter(counts[5]), Counter(counts[6])
+
+
 def _log(
-    decisions: list[Decision], stats: ReplayStats, out: IO[str] | None
+    decisions: list[Decision], stats: ReplayStats, lines: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     logged = [d.as_json() for d in decisions]
     for decision in logged:
         stats.decisions[decision["kind"]] += 1
         if decision["kind"] == "karma_blocked":
             stats.blocks[str(decision.get("rule"))] += 1
-    if out is not None:
-        for decision in logged:
-            out.write(json.dumps(decision, ensure_ascii=False, default=str) + "\n")
+    lines.extend(logged)
     return logged
 
 

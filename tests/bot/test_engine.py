@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.actions import React, Reply
@@ -128,6 +129,34 @@ async def test_a_failing_feature_does_not_stop_the_others(make_chat: MakeChat) -
     chat = await make_chat(features=[Broken(), Echo()])
     await chat.say("alice", "hallo")
     assert [a.text for a in chat.sent if isinstance(a, Reply)] == ["echo: hallo"]
+
+
+async def test_a_database_failure_inside_a_feature_rolls_the_whole_event_back(
+    make_chat: MakeChat,
+) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    failing = True
+
+    class Storing(Echo):
+        name: ClassVar[str] = "storing"
+        commands: ClassVar[tuple[CommandSpec, ...]] = ()
+
+        async def handle(self, event: Any, ctx: Context[EchoSettings]) -> Outcome:
+            if failing:
+                raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+            return Outcome()
+
+    chat = await make_chat(features=[Storing(), Echo()])
+    with pytest.raises(OperationalError):
+        await chat.send(posted(1))
+    # Nothing of the event was kept, so handling it again stores it whole.
+    failing = False
+    result = await chat.send(posted(1))
+    assert not result.duplicate
+    assert [a.text for a in result.actions if isinstance(a, Reply)] == ["echo: hallo"]
 
 
 async def test_chat_override_switches_a_feature_off(make_chat: MakeChat) -> None:

@@ -1,0 +1,88 @@
+"""A replay batch lost to a passing database error is fed again; an input error is not."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from bot.app import App, default_config
+from bot.engine import Engine, Result
+from bot.events import Event
+from bot.replay import replay
+from tests.bot.test_engine import Echo
+from tests.bot.test_replay import conversation, counts
+from tests.conftest import MakeApp
+
+
+def lost_connection() -> DBAPIError:
+    return DBAPIError(
+        "INSERT", {}, ConnectionResetError("reset by peer"), connection_invalidated=True
+    )
+
+
+async def test_a_batch_lost_to_a_dropped_connection_is_fed_again_exactly(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lines = conversation(300)
+    # The uninterrupted replay goes to a database of its own (make_app shares the test's).
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
+    config = default_config(url, features=[Echo()])
+    reference = await App.create(config, database_url=url, features=[Echo()])
+    expected_log = io.StringIO()
+    try:
+        expected = await replay(reference, lines, decisions_out=expected_log, batch_size=50)
+        expected_counts = await counts(reference)
+    finally:
+        await reference.close()
+
+    app = await make_app(features=[Echo()])
+    process = Engine.process
+    failures = iter([130, 131, 290])  # twice in one batch, once in a later one
+    failing = next(failures)
+    calls = 0
+
+    async def flaky(self: Engine, event: Event) -> Result:
+        nonlocal calls, failing
+        calls += 1
+        if calls == failing:
+            failing = next(failures, 0)
+            raise lost_connection()
+        return await process(self, event)
+
+    monkeypatch.setattr(Engine, "process", flaky)
+    log = io.StringIO()
+    stats = await replay(app, lines, decisions_out=log, batch_size=50)
+    assert failing == 0  # every planned failure happened
+    assert (stats.messages, stats.reactions, stats.duplicates) == (
+        expected.messages,
+        expected.reactions,
+        0,
+    )
+    assert stats.decisions == expected.decisions
+    # Every decision is logged once, in order, as in a replay that never failed.
+    assert [json.loads(x) for x in log.getvalue().splitlines()] == [
+        json.loads(x) for x in expected_log.getvalue().splitlines()
+    ]
+    assert await counts(app) == expected_counts
+
+
+async def test_an_error_of_the_input_is_raised_not_retried(make_app: MakeApp) -> None:
+    app = await make_app(features=[Echo()])
+    lines = conversation(100)
+
+    def broken() -> Iterator[Any]:
+        for number, line in enumerate(lines):
+            if number == 70:
+                raise ConnectionResetError("the network share went away")
+            yield line
+
+    with pytest.raises(ConnectionResetError):
+        await replay(app, broken(), batch_size=25)
+    # Whole batches before the error are kept; nothing after it was pretended to be read.
+    assert (await counts(app))[2] == 50

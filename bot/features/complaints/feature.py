@@ -290,7 +290,9 @@ class ComplaintsFeature:
             or settings.support_hours
             or locale.t("complaints.support_hours")
         )
-        text = options[index].format(name=event.author.name, hours=hours)
+        # The name is the member's own choice: "@everyone" or "<@&role>" must ping nobody.
+        name = textlib.defuse_mentions(event.author.name)
+        text = options[index].format(name=name, hours=hours)
         if result.has("safety") or result.has("health"):
             text += " " + locale.t("complaints.safety_note")
         return text
@@ -336,7 +338,7 @@ class ComplaintsFeature:
             "complaints.mod_ping",
             case=case.id,
             severity=ctx.locale.t(f"complaints.severity_{severity}"),
-            name=event.author.name,
+            name=textlib.defuse_mentions(event.author.name),
             chat=event.chat,
             excerpt=textlib.defuse_mentions(excerpt),
         )
@@ -477,7 +479,8 @@ class ComplaintsFeature:
     async def _chats_with_open_cases(self, ctx: Context[ComplaintsSettings]) -> set[str]:
         """The chats with open complaint cases, loaded once per community and kept."""
         chats = self._open_chats.get(ctx.community.name)
-        if chats is None:
+        if chats is None or ctx.store.shared:
+            # On a shared database another process may have opened a case since.
             chats = await self._load_open_chats(ctx)
             self._open_chats[ctx.community.name] = chats
         return chats
@@ -578,6 +581,9 @@ class ComplaintsFeature:
                 col(models.Case.due_at) <= now,
             )
             .order_by(col(models.Case.id))
+            # Two processes ticking at once (a leader that has not yet noticed it lost its
+            # connection): each case is escalated by one of them. SQLite ignores this.
+            .with_for_update(skip_locked=True)
         )
         due = list((await store.session.execute(stmt)).scalars())
         outcome = Outcome()
@@ -601,7 +607,7 @@ class ComplaintsFeature:
                 text = ctx.locale.t(
                     "complaints.mod_escalation",
                     case=case.id,
-                    name=names.get(case.subject or "", case.subject),
+                    name=textlib.defuse_mentions(str(names.get(case.subject or "", case.subject))),
                     chat=case.chat,
                     hours=hours,
                 )

@@ -200,21 +200,41 @@ def scan_thanks(body: str, language: str | None) -> ThanksScan:
     found: ThanksMatch | None = None
     weak: ThanksMatch | None = None
     cancelled: str | None = None
+    # Searching the rest of the clause afresh for every thanks made a long text full of
+    # thanks quadratic (100 kB of "danke " took minutes). Hits come left to right, so the
+    # clause end and the first cancelling phrase found stay valid for the next hits of the
+    # same clause; and once the result is settled, later thanks need no clause at all.
+    clause_end = -1
+    after: re.Match[str] | None = None
+    searched = False
     for hit, entry in _hits(lexicon, body):
         if entry.kind == SARCASM:
             return ThanksScan(match=found, sarcasm=hit.group())
         if entry.kind == NOT_THANKS:
             cancelled = cancelled or hit.group()
             continue
+        is_weak = not any(c.isalnum() for c in entry.phrase)
+        if found is not None or (is_weak and weak is not None and cancelled is not None):
+            continue  # this hit cannot change the result; only sarcasm still could
         if lexicon.cancel_after is not None:
-            end = _CLAUSE_END.search(body, hit.end())
-            clause = body[hit.end() : end.start() if end else len(body)]
-            after = lexicon.cancel_after.search(clause)
+            start = hit.end()
+            if start > clause_end:
+                end = _CLAUSE_END.search(body, start)
+                clause_end = end.start() if end else len(body)
+                searched = False
+            if not searched or (after is not None and after.start() < start):
+                # In place (pos, endpos), not on a slice, so nothing is copied per thanks.
+                # A cancelling phrase's look-behind then sees the thanks' last character
+                # instead of the slice start. No match changes: these phrases start with
+                # a letter, a thanks ending in a letter may not be followed by one
+                # ("(?!\w)"), and any other last character passes the look-behind.
+                after = lexicon.cancel_after.search(body, start, clause_end)
+                searched = True
             if after is not None:
-                cancelled = cancelled or body[hit.start() : hit.end() + after.end()]
+                cancelled = cancelled or body[hit.start() : after.end()]
                 continue
         match = ThanksMatch(phrase=entry.phrase, text=hit.group(), language=entry.language)
-        if not any(c.isalnum() for c in entry.phrase):
+        if is_weak:
             weak = weak or match
         elif found is None:
             found = match

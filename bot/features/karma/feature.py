@@ -180,6 +180,10 @@ class KarmaFeature:
             return outcome
         for member in credit.dropped:
             outcome.decisions.append(_blocked(mid, giver_key, member, "max_receivers"))
+        # Everybody this thanks credits, locked at once (in one order) before the first
+        # award, rather than receiver by receiver in the awards below.
+        receivers = (key for t in credit.targets for key in found[t.member].all_keys)
+        await ctx.store.locks.members(*giver.all_keys, *receivers)
         awarded: list[Profile] = []
         for target in credit.targets:
             receiver = found[target.member]
@@ -232,6 +236,10 @@ class KarmaFeature:
         emoji: str | None,
     ) -> Outcome:
         """Judge one award and write it to the ledger if the rules let it through."""
+        # The rules read the ledger (cooldowns, daily caps) before this writes to it: two
+        # processes judging awards of the same members at once would both see the same
+        # room. The locks make them take turns until commit (PostgreSQL; no-op on SQLite).
+        await ctx.store.locks.members(*giver.all_keys, *receiver.all_keys)
         start = await self._community_start(ctx)
         verdict = await judge(ctx, giver, receiver, base_points, community_start=start)
         if verdict.blocked:
@@ -416,8 +424,8 @@ class KarmaFeature:
         emoji = normalize_emoji(event.emoji)
         if emoji not in _emoji_set(ctx.settings.reaction_emoji):
             return Outcome()
-        awards = await ctx.store.karma.open_awards(
-            ctx.community.name, event.chat, event.message_id, giver=event.user.key, emoji=emoji
+        awards = await _open_awards(
+            ctx, event.chat, event.message_id, giver=event.user.key, emoji=emoji
         )
         return await _reverse(ctx, event.key, awards, "reaction_removed")
 
@@ -428,13 +436,28 @@ class KarmaFeature:
         if message is None or not message.is_thanks:
             return Outcome()
         await ctx.store.messages.set_fields(event.chat, event.message_id, is_thanks=False)
-        awards = await ctx.store.karma.open_awards(ctx.community.name, event.chat, event.message_id)
+        awards = await _open_awards(ctx, event.chat, event.message_id)
         thanks = [a for a in awards if a.reason == "thanks"]
         return await _reverse(ctx, event.key, thanks, "edited")
 
     async def _deleted(self, event: MessageDeleted, ctx: Ctx) -> Outcome:
-        awards = await ctx.store.karma.open_awards(ctx.community.name, event.chat, event.message_id)
+        awards = await _open_awards(ctx, event.chat, event.message_id)
         return await _reverse(ctx, event.key, awards, "deleted")
+
+
+async def _open_awards(
+    ctx: Ctx, chat: str, message_id: str, *, giver: str | None = None, emoji: str | None = None
+) -> list[models.KarmaEntry]:
+    """The message's awards not reversed yet, read under the message's lock.
+
+    An edit and a deletion of one message handled by two processes at once would both
+    find the same open awards and reverse them twice; with the lock the second waits and
+    then finds them reversed.
+    """
+    await ctx.store.locks.hold(f"karma:message:{chat}:{message_id}")
+    return await ctx.store.karma.open_awards(
+        ctx.community.name, chat, message_id, giver=giver, emoji=emoji
+    )
 
 
 async def _reverse(

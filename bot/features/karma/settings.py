@@ -55,10 +55,16 @@ class KarmaSettings(FeatureSettings):
     )
     max_receivers: int = Field(3, ge=1, le=10, description="members credited per message at most")
     pair_cooldown_minutes: int = Field(
-        30, ge=0, description="the same giver credits the same receiver at most once per window"
+        30,
+        ge=0,
+        le=30 * 24 * 60,
+        description="the same giver credits the same receiver at most once per window",
     )
     reciprocal_cooldown_minutes: int = Field(
-        30, ge=0, description="no thanking back a member who credited you within this window"
+        30,
+        ge=0,
+        le=30 * 24 * 60,
+        description="no thanking back a member who credited you within this window",
     )
     daily_cap_giver: float = Field(
         40.0, gt=0, description="points a member can hand out per calendar day (community time)"
@@ -82,6 +88,7 @@ class KarmaSettings(FeatureSettings):
     new_member_days: int = Field(
         7,
         ge=0,
+        le=365,
         description="members first seen less than this many days ago (and after the bot "
         "started in the community) are new; 0 switches the rule off",
     )
@@ -111,7 +118,10 @@ class KarmaSettings(FeatureSettings):
     )
     acknowledge_emoji: str = Field("✨", description="the bot's reaction in react mode")
     acknowledge_interval_minutes: int = Field(
-        10, ge=0, description="message mode: at most one acknowledgement per chat in this time"
+        10,
+        ge=0,
+        le=7 * 24 * 60,
+        description="message mode: at most one acknowledgement per chat in this time",
     )
     announce_levels: bool = Field(True, description="announce level-ups (once per level)")
     levels: tuple[Level, ...] = Field(

@@ -44,6 +44,7 @@ EVENT_KEY_COLUMNS = frozenset(
 # Handled on their own before the sweep.
 OWN_TABLES = frozenset({"members"})
 MIN_WORD = 3
+PLATFORMS = ("console", "telegram", "discord")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,12 @@ class Scrubber:
 
     def __init__(self, identities: Sequence[Identity]) -> None:
         self.identities = identities
+        # A key right after "<platform>:" is the tail of another member's key (the console
+        # member "console:x" is "console:console:x"), not this member.
+        longer = "".join(f"(?<!{p}:)" for p in PLATFORMS)
         self._keys = [
-            (re.compile(rf"(?<![\w-]){re.escape(i.key)}(?![\w-])"), i.anonymous) for i in identities
+            (re.compile(rf"(?<![\w-]){longer}{re.escape(i.key)}(?![\w-])"), i.anonymous)
+            for i in identities
         ]
         words = sorted({w for i in identities for w in i.words}, key=len, reverse=True)
         self._words = (

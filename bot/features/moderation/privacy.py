@@ -2,7 +2,8 @@
 
 ``/optout`` keeps a member out of summaries and leaderboards (``members.opted_out``; the
 karma and summary features read it). Once a day, on a ``Tick``, message texts older than
-``[bot] retention_days`` are erased; counters, fingerprints and the ledger stay.
+``[bot] retention_days`` are erased (and settled outbox rows after a week at most);
+counters, fingerprints and the ledger stay.
 Decisions: ``privacy`` {action, member} (no member for ``forgotten``: that decision is
 stored after the erasure) and ``mod_action`` for the purge.
 """
@@ -35,6 +36,8 @@ from storage import models
 Ctx = Context[PrivacySettings]
 CONFIRM_WORDS = frozenset({"confirm", "bestätigen", "bestaetigen", "ja", "yes"})
 FILENAME = "leumund-data.json"
+# Days a delivered or failed action stays in the outbox (at most retention_days).
+OUTBOX_DAYS = 7
 
 
 def _pending_key(member: str) -> str:
@@ -53,10 +56,6 @@ class PrivacyFeature:
         CommandSpec("optout", "/optout", "privacy.help.optout"),
         CommandSpec("optin", "/optin", "privacy.help.optin"),
     )
-
-    def __init__(self) -> None:
-        # The day each community's texts were last purged: most ticks end here.
-        self._purged: dict[str, str] = {}
 
     async def handle(self, event: Any, ctx: Ctx) -> Outcome:
         """Route a command, or purge old texts on a tick."""
@@ -193,9 +192,8 @@ class PrivacyFeature:
             return Outcome()
         community = ctx.community.name
         day = ctx.now.date().isoformat()
-        if self._purged.get(community) == day:
-            return Outcome()
-        self._purged[community] = day
+        # The job row is the only memory of the day's purge: an in-process flag would
+        # outlive a rolled-back transaction and skip the purge.
         session = ctx.store.session
         job = f"privacy:purge:{community}:{day}"
         insert = (
@@ -220,6 +218,9 @@ class PrivacyFeature:
             .values(text=None)
         )
         count = int(cast("CursorResult[Any]", result).rowcount or 0)
+        # Delivered actions (their texts name members) are kept only to look into
+        # recent deliveries; a settled row is never sent again, so it can go.
+        await ctx.store.outbox.purge(ctx.now - timedelta(days=min(days, OUTBOX_DAYS)))
         outcome = Outcome()
         if count:
             moderation: ModerationSettings = ctx.settings_of(ModerationSettings, MODERATION, None)

@@ -2,23 +2,29 @@
 
 Per message: ``bot.text.analyse``, the per-message signals and the classifier (a dict
 lookup per token). Replies and ordinary messages stop there after a few in-memory updates,
-without a query. Watched messages (a link sent to everyone, or a per-message score of at
-least 0.3) get a SimHash and are checked against the member's window (copies, monologue,
-burst, new member); the fingerprints of promotional posts are stored in
-``messages.fingerprint``. Only messages that reach the flag threshold look up trust (karma,
-dismissal bonus). A flag opens a case (or adds to the member's open one), writes a Flag
-row, logs a ``promo`` decision and asks the moderators with the buttons
-``case:<id>:confirm|dismiss|ignore``.
+without a query (a reply to a message this process does not remember reads its author).
+Watched messages (a link sent to everyone, or a per-message score of at least 0.3) get a
+SimHash and are checked against the member's window (copies, monologue, burst, new
+member); the fingerprints of promotional posts are stored in ``messages.fingerprint``. On
+PostgreSQL, where several processes may share the database, the window is read from the
+messages table for each watched message instead of kept in memory (see ``_state``). Only
+messages that reach the flag threshold look up trust (karma, dismissal bonus). A flag
+opens a case (or adds to the member's open one), writes a Flag row, logs a ``promo``
+decision and asks the moderators with the buttons ``case:<id>:confirm|dismiss|ignore``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from sqlalchemy import String, cast
 from sqlalchemy import select as columns
 from sqlmodel import col, select
 
@@ -33,6 +39,7 @@ from bot.features.promo.classifier import (
     seed_model,
 )
 from bot.features.promo.monologue import (
+    MASK64,
     Authors,
     Entry,
     MemberState,
@@ -62,6 +69,9 @@ from storage import models
 FEATURE = "promo"
 ALLOW_KEY = "allow"
 BONUS_KEY = "bonus:{member}"
+# When moderators last dismissed (or ignored) a flag of the member: their messages up to
+# then count as neither promotional nor as copies.
+CLEARED_KEY = "cleared:{member}"
 EXCERPT = 200
 MAX_EVIDENCE = 20
 KARMA_TTL = timedelta(hours=1)
@@ -95,8 +105,20 @@ class Scored:
 
     def fingerprint(self) -> int:
         """The SimHash of the words (without link parts) and the link hosts."""
-        words = [t for t in self.tokens if len(t) > 1]
-        return simhash(shingles(words, [f"<host:{link.host}>" for link in self.links]))
+        return _simhash(self.tokens, self.links)
+
+
+def _simhash(tokens: Sequence[str], links: Sequence[Link]) -> int:
+    words = [t for t in tokens if len(t) > 1]
+    return simhash(shingles(words, [f"<host:{link.host}>" for link in links]))
+
+
+@functools.lru_cache(maxsize=4096)
+def link_fingerprint(text: str) -> int | None:
+    """The fingerprint of a text with links, None without (a pure function of the text)."""
+    analysed = analyse(text)
+    links = links_of(analysed)
+    return _simhash(text_tokens(analysed, links), links) if links else None
 
 
 def score_message(
@@ -236,7 +258,7 @@ class PromoFeature:
         settings = ctx.settings
         target = None
         if event.reply_to is not None:
-            target = self._authors.get(event.chat, event.reply_to)
+            target = await self._author_of(ctx, event.chat, event.reply_to)
         self._authors.put(event.chat, event.message_id, author)
         if event.author.is_bot or author in ctx.bot_members:
             return Outcome()
@@ -251,8 +273,9 @@ class PromoFeature:
             scored = score_message(
                 analyse(event.text), settings, model, mentions=len(others), is_reply=reply_other
             )
-        if scored is None or scored.content < PROMO_POST_SCORE:
-            # Answers and mentions count as dialogue for the members they reach (once each).
+        if (scored is None or scored.content < PROMO_POST_SCORE) and not ctx.store.shared:
+            # Answers and mentions count as dialogue for the members they reach (once each);
+            # on a shared database the window reads them from the messages table.
             reached = dict.fromkeys(others)
             if reply_other and target is not None:
                 reached[target] = None
@@ -260,7 +283,7 @@ class PromoFeature:
                 self._received(community, member, ctx, settings)
         if scored is None:
             return Outcome()
-        state = self._windows.get(community, author, settings.window_messages, ctx.now)
+        state = self._state(ctx, author)
         state.prune(window_start(ctx.now, settings.window_hours))
         entry = Entry(
             event.chat,
@@ -274,13 +297,12 @@ class PromoFeature:
 
     async def _edited(self, event: MessageEdited, ctx: Context[PromoSettings]) -> Outcome:
         author = event.author.key
-        community = ctx.community.name
         settings = ctx.settings
         if event.author.is_bot or author in ctx.bot_members:
             return Outcome()
         if ctx.is_moderator(author) or author in await self._allowed(ctx):
             return Outcome()
-        state = self._windows.get(community, author, settings.window_messages, ctx.now)
+        state = self._state(ctx, author)
         state.prune(window_start(ctx.now, settings.window_hours))
         old = state.find(event.chat, event.message_id)
         if old is not None:
@@ -318,6 +340,32 @@ class PromoFeature:
         state = self._windows.get(community, member, settings.window_messages, ctx.now)
         state.received.append(ctx.now)
 
+    def _state(self, ctx: Context[PromoSettings], member: str) -> MemberState:
+        """The member's window.
+
+        One process sees every message, so it keeps the windows in memory. On a shared
+        database (PostgreSQL, possibly several processes) another process may have handled
+        some of the member's messages, or the answers they got, and this process's memory
+        would miss them; there the window starts empty for every message and is read from
+        the messages table whenever it matters (see ``_judge``). That costs queries only
+        for watched messages, and what it finds is the same whichever process asks.
+        """
+        size = ctx.settings.window_messages
+        if ctx.store.shared:
+            return MemberState(deque(maxlen=size), deque(maxlen=size), ctx.now)
+        return self._windows.get(ctx.community.name, member, size, ctx.now)
+
+    async def _author_of(
+        self, ctx: Context[PromoSettings], chat: str, message_id: str
+    ) -> str | None:
+        """Who wrote a message: remembered, or (seen by another process, before a restart,
+        or forgotten) read from the messages table."""
+        author = self._authors.get(chat, message_id)
+        if author is None:
+            row = await ctx.store.messages.get(chat, message_id)
+            author = row.author if row is not None else None
+        return author
+
     # --- judging -----------------------------------------------------------------------
 
     async def _judge(
@@ -340,7 +388,10 @@ class PromoFeature:
             if scored.content < settings.flag_threshold:
                 return Outcome()
             return await self._decide(ctx, event, author, name, list(scored.signals), state, [])
-        if not state.loaded:
+        if ctx.store.shared:
+            await self._rebuild(ctx, state, author, entry)
+            state.loaded = True
+        elif not state.loaded:
             first_seen = await self._first_seen(ctx, state, author)
             # A window started after the member's first event saw everything they wrote.
             if first_seen is None or state.created > first_seen:
@@ -415,10 +466,23 @@ class PromoFeature:
     async def _rebuild(
         self, ctx: Context[PromoSettings], state: MemberState, author: str, current: Entry
     ) -> None:
-        """Fill a cold window from the messages table (after a restart or an eviction)."""
+        """Fill the window from the messages table (after a restart or an eviction, and on a
+        shared database every time): the member's recent messages, and the answers and
+        mentions they received.
+
+        A message is promotional when its fingerprint was stored, which is what the process
+        that judged it decided; a link sent to everyone gets its fingerprint from its text
+        (it may be copied later). Messages up to a dismissed flag count as neither; answers
+        and mentions that are promotional posts themselves, or come from bots, are no
+        dialogue.
+        """
         settings = ctx.settings
         community = ctx.community.name
         since = window_start(ctx.now, settings.window_hours)
+        cleared_at = await ctx.store.state.get(
+            FEATURE, community, CLEARED_KEY.format(member=author)
+        )
+        cleared = datetime.fromisoformat(cleared_at) if isinstance(cleared_at, str) else None
         message = models.Message
         stmt = (
             columns(
@@ -429,6 +493,7 @@ class PromoFeature:
                 col(message.reply_to),
                 col(message.reply_to_author),
                 col(message.mentions),
+                col(message.fingerprint),
             )
             .where(
                 col(message.community) == community,
@@ -440,43 +505,51 @@ class PromoFeature:
             .limit(settings.window_messages + 1)
         )
         rows = (await ctx.store.session.execute(stmt)).all()
-        model = await self._model(ctx)
         state.entries.clear()
-        for chat, message_id, at, text, reply_to, reply_author, mentions in reversed(rows):
+        for chat, message_id, at, text, reply_to, reply_author, mentions, stored in reversed(rows):
             if chat == current.chat and message_id == current.message_id:
                 continue
             reply_other = reply_to is not None and reply_author != author
-            others = [m for m in mentions or () if m != author]
-            entry = Entry(chat, message_id, at, reply_other, bool(others))
-            if text:
-                scored = score_message(
-                    analyse(text), settings, model, mentions=len(others), is_reply=reply_other
-                )
-                entry.has_link = bool(scored.links)
-                if scored.watched(reply_other):
-                    entry.fingerprint = scored.fingerprint()
-                    found = copies(
-                        state, entry.fingerprint, entry.chat, settings.duplicate_distance
-                    )
-                    entry.promo = scored.promotional(reply_other, bool(found.entries))
-                    for earlier in found.entries:
-                        earlier.promo = True
+            others = any(m != author for m in mentions or ())
+            entry = Entry(chat, message_id, at, reply_other, others)
+            if cleared is None or at > cleared:
+                if stored is not None:
+                    entry.promo, entry.fingerprint = True, stored & MASK64
+                elif text and not reply_other:
+                    entry.fingerprint = link_fingerprint(text)
+                    entry.has_link = entry.fingerprint is not None
             state.entries.append(entry)
-        answers = (
-            select(col(message.at))
+        state.received.clear()
+        state.received.extend(await self._answers(ctx, author, since))
+
+    async def _answers(
+        self, ctx: Context[PromoSettings], member: str, since: datetime
+    ) -> list[datetime]:
+        """When others answered or mentioned the member since a moment, oldest first."""
+        message, member_row = models.Message, models.Member
+        # Mentions are a JSON list of keys: its text holds the key as a JSON string.
+        needle = json.dumps(member).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        bots = columns(col(member_row.key)).where(col(member_row.is_bot) == True)  # noqa: E712
+        stmt = (
+            columns(col(message.at), col(message.reply_to_author), col(message.mentions))
             .where(
-                col(message.community) == community,
-                col(message.reply_to_author) == author,
-                col(message.author) != author,
+                col(message.community) == ctx.community.name,
+                col(message.author) != member,
                 col(message.at) >= since,
+                col(message.fingerprint).is_(None),
+                col(message.author).not_in(bots),
+                (col(message.reply_to_author) == member)
+                | cast(col(message.mentions), String).like(f"%{needle}%", escape="\\"),
             )
-            .order_by(col(message.at).desc())
-            .limit(settings.window_messages)
+            .order_by(col(message.at).desc(), col(message.id).desc())
+            .limit(ctx.settings.window_messages)
         )
-        received = list((await ctx.store.session.execute(answers)).scalars())
-        if len(received) > len(state.received):
-            state.received.clear()
-            state.received.extend(sorted(received))
+        rows = (await ctx.store.session.execute(stmt)).all()
+        return sorted(
+            at
+            for at, reply_author, mentions in rows
+            if reply_author == member or member in (mentions or ())
+        )
 
     async def _first_seen(
         self, ctx: Context[PromoSettings], state: MemberState, author: str
@@ -772,7 +845,7 @@ class PromoFeature:
                 await self._raise_bonus(ctx, subject, case_settings)
             else:
                 await self._set_trust(ctx, subject, trusted=True)
-            self._clear_window(community, subject)
+            await self._clear_window(ctx, subject)
             for item, row in evidence:
                 if item.get("auto_deleted") and row is not None and row.text:
                     text = locale.t("promo.restored", name=shown, text=_excerpt(row.text))
@@ -849,8 +922,15 @@ class PromoFeature:
         if state is not None:
             state.bonus = bonus
 
-    def _clear_window(self, community: str, member: str) -> None:
-        """After a false alarm, the member's earlier posts stop counting as promotional."""
+    async def _clear_window(self, ctx: Context[PromoSettings], member: str) -> None:
+        """After a false alarm, the member's earlier posts stop counting as promotional.
+
+        Stored as well, so that a window read from the messages table (a restart, another
+        process) forgets them too.
+        """
+        community = ctx.community.name
+        key = CLEARED_KEY.format(member=member)
+        await ctx.store.state.set(FEATURE, community, key, ctx.now.isoformat(), ctx.now)
         state = self._windows.peek(community, member)
         if state is None:
             return

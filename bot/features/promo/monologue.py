@@ -6,9 +6,11 @@ summaries and the times they were answered. Nothing is read or written for ordin
 messages. The first time a member sends a watched message (a link to everyone, or
 promotional content), their ``first_seen`` is read once; if the window was started after
 that moment (a restart, or the member was dropped from memory), it is rebuilt from the
-messages table (one query for their recent messages and one for replies they received;
-mentions received are not rebuilt), so a promoter who was active before a restart is
-still recognised, while a replay from an empty database never needs the rebuild.
+messages table (one query for their recent messages and one for the replies and mentions
+they received), so a promoter who was active before a restart is still recognised, while
+a replay from an empty database never needs the rebuild. On PostgreSQL, which several
+processes may share, no process sees every message, so the window is rebuilt like this
+for every watched message.
 
 Near-duplicates: a 64-bit SimHash over one-token shingles (the words outside links) plus
 the link hosts, weighted three. Two texts are copies when their SimHashes differ in at

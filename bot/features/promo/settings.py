@@ -53,7 +53,7 @@ class PromoSettings(FeatureSettings):
         description="largest Hamming distance of two 64-bit SimHashes that counts as a copy",
     )
     new_member_days: int = Field(
-        7, ge=0, description="a member first seen this many days ago or less counts as new"
+        7, ge=0, le=365, description="a member first seen this many days ago or less counts as new"
     )
     new_member_messages: int = Field(
         3, ge=1, description="a new member's first this-many messages are checked for links"
@@ -61,7 +61,9 @@ class PromoSettings(FeatureSettings):
     burst_messages: int = Field(
         5, ge=2, description="this many messages of one member within burst_seconds is a burst"
     )
-    burst_seconds: int = Field(60, ge=1, description="the time span of a burst, in seconds")
+    burst_seconds: int = Field(
+        60, ge=1, le=3600, description="the time span of a burst, in seconds"
+    )
     many_mentions: int = Field(
         5, ge=2, description="mentions in one message from which many_mentions fires"
     )
@@ -79,7 +81,7 @@ class PromoSettings(FeatureSettings):
     )
     confirm_delete: bool = Field(True, description="delete the flagged messages on confirm")
     confirm_restrict_hours: int = Field(
-        0, ge=0, description="mute the member for this many hours on confirm; 0 means never"
+        0, ge=0, le=672, description="mute the member for this many hours on confirm; 0 means never"
     )
     confirm_warn: bool = Field(False, description="post a warning to the member on confirm")
     sample_weight: float = Field(

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]{3,64}))?(?=\s|$)")
 MAX_ARGS = 32
+# More than any platform lets one message hold (Telegram 4096, Discord 4000 characters);
+# shlex reads character by character, so longer (imported, hostile) text is cut first.
+MAX_ARGS_CHARS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,7 @@ def parse_command(text: str, bot_username: str | None = None) -> ParsedCommand |
     name, addressed = match.group(1).lower(), match.group(2)
     if addressed and bot_username and addressed.lower() != bot_username.lower().lstrip("@"):
         return None
-    rest = text.strip()[match.end() :].strip()
+    rest = text.strip()[match.end() :].strip()[:MAX_ARGS_CHARS]
     try:
         args = shlex.split(rest)
     except ValueError:

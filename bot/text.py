@@ -34,6 +34,7 @@ __all__ = [
     "normalize",
     "strip_quotes_and_code",
     "tokenize",
+    "well_formed",
 ]
 
 
@@ -190,8 +191,10 @@ _LINEBREAK_RE = re.compile("\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # tag characters are handled after NFKC, because emoji sequences need them.
 _INVISIBLE_RE = re.compile(
     "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
-    "\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff"
-    "\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\ud800-\udfff]+"
+    "\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff"
+    "\uffa0\ufff0-\ufffb\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\ud800-\udfff"
+    # Unassigned default-ignorable code points: invisible whatever they become.
+    "\U000e0080-\U000e00ff\U000e01f0-\U000e0fff]+"
 )
 _ASCII_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f]+")
 _ZWJ_RE = re.compile("\u200d")
@@ -267,6 +270,16 @@ _EMOJI_RE = re.compile(
 )
 
 _MARKDOWN_RE = re.compile(r"([\\*_`~|>\[\]()])")
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+
+# Mentions an adapter or importer passes on per message: more than anyone thanks or
+# greets at once, and each one costs the engine a lookup (a hostile message held 10,000).
+MAX_MENTIONS = 100
+
+
+def first_mentions(keys: Iterable[str]) -> tuple[str, ...]:
+    """The distinct mentions in order of appearance, at most MAX_MENTIONS of them."""
+    return tuple(itertools.islice(dict.fromkeys(keys), MAX_MENTIONS))
 
 
 # --------------------------------------------------------------------------- normalize
@@ -705,6 +718,17 @@ def analyse(text: str) -> Analysed:
 
 
 # --------------------------------------------------------------------------- misc
+
+
+def well_formed(text: str) -> str:
+    """The text with lone surrogates and NUL characters as U+FFFD, so that it can be stored."""
+    # A JSON escape such as "\ud800" or an undecodable byte read with surrogateescape
+    # gives a str that UTF-8 cannot encode, and PostgreSQL text cannot hold "\u0000": the
+    # database would refuse the whole event. One UTF-16 unit each, so Telegram's entity
+    # offsets stay valid.
+    if "\x00" not in text and (text.isascii() or _UNSTORABLE_RE.search(text) is None):
+        return text
+    return _UNSTORABLE_RE.sub("\ufffd", text)
 
 
 def caps_ratio(text: str) -> float:

@@ -20,6 +20,9 @@ Keys and places, decided once for the whole adapter:
   again stay three distinct events; a true redelivery (rare: Discord replays only missed
   events on RESUME) would count twice, which is why karma keeps one reaction per giver and
   message in its own ledger instead of relying on the key.
+
+Strings from the payload pass through ``well_formed``: a JSON escape of a lone surrogate
+would otherwise reach the database, which refuses it and with it the whole event.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from bot.events import (
     ReactionRemoved,
 )
 from bot.events import Member as EventMember
+from bot.text import first_mentions, well_formed
 
 PLATFORM = "discord"
 GUILD_PREFIX = "discord-guild:"
@@ -86,19 +90,24 @@ def snowflake(key: str, prefix: str = f"{PLATFORM}:") -> int | None:
     if not key.startswith(prefix):
         return None
     rest = key[len(prefix) :]
-    return int(rest) if rest.isdigit() else None
+    # At most 20 ASCII digits (2**64): "²" passes str.isdigit but not int(), and int()
+    # refuses over 4300 digits; keys also come from imports and the config.
+    return int(rest) if len(rest) <= 20 and rest.isascii() and rest.isdigit() else None
 
 
 def to_member(user: discord.abc.User) -> EventMember:
     """A core member from a Discord user or guild member."""
     return EventMember(
-        key=member_key(user.id), name=user.display_name, username=user.name, is_bot=user.bot
+        key=member_key(user.id),
+        name=well_formed(user.display_name),
+        username=well_formed(user.name),
+        is_bot=user.bot,
     )
 
 
 def emoji_text(emoji: discord.PartialEmoji | discord.Emoji | str) -> str:
     """Unicode emoji as they are, custom ones as ``<:name:id>`` (``<a:name:id>`` if animated)."""
-    return emoji if isinstance(emoji, str) else str(emoji)
+    return well_formed(emoji if isinstance(emoji, str) else str(emoji))
 
 
 def known_parent(channel: object) -> int | None:
@@ -188,9 +197,10 @@ def message_event(
     text = message.content
     if forwarded and not text and message.message_snapshots:
         text = message.message_snapshots[0].content
+    text = well_formed(text)
     command = None if forwarded else text_command(text, scope)
     if command is not None:
-        names = {u.id: u.name for u in message.mentions}
+        names = {u.id: well_formed(u.name) for u in message.mentions}
         resolved = reference.resolved if reference is not None else None
         return CommandIssued(
             key=key,
@@ -207,12 +217,10 @@ def message_event(
             else None,
             author_is_moderator=moderator,
         )
-    mentions = tuple(
-        dict.fromkeys(
-            member_key(u.id)
-            for u in message.mentions
-            if u.id != scope.bot_id and not (scope.ignore_other_bots and u.bot)
-        )
+    mentions = first_mentions(
+        member_key(u.id)
+        for u in message.mentions
+        if u.id != scope.bot_id and not (scope.ignore_other_bots and u.bot)
     )
     return MessagePosted(
         key=key,
@@ -250,7 +258,7 @@ def edit_event(
         at=at,
         message_id=str(raw.message_id),
         author=to_member(message.author),
-        text=message.content,
+        text=well_formed(message.content),
     )
 
 
@@ -363,14 +371,14 @@ def slash_args(
             continue
         if option.get("type") == discord.AppCommandOptionType.user.value:
             found = users.get(str(value))
-            tail.append(f"@{found['username']}" if found else f"<@{value}>")
+            tail.append(well_formed(f"@{found['username']}") if found else f"<@{value}>")
         elif option.get("name") == "args":
-            parsed = parse_command(f"/x {value}")
+            parsed = parse_command(f"/x {well_formed(str(value))}")
             words = parsed.args if parsed is not None else ()
-            names = {int(uid): u["username"] for uid, u in users.items()}
+            names = {int(uid): well_formed(str(u["username"])) for uid, u in users.items()}
             words = _mention_args(words, names)
         else:
-            tail.append(str(value))
+            tail.append(well_formed(str(value)))
     return (*words, *tail)
 
 
@@ -394,7 +402,7 @@ def slash_event(
         community=scope.community,
         chat=chat,
         at=interaction.created_at,
-        name=name.lower(),
+        name=well_formed(name.lower()),
         args=slash_args(interaction),
         author=to_member(interaction.user),
         message_id=str(interaction.id),
@@ -433,7 +441,7 @@ def button_event(
         community=scope.community,
         chat=chat,
         at=interaction.created_at,
-        custom_id=custom_id,
+        custom_id=well_formed(custom_id),
         user=to_member(interaction.user),
         message_id=str(message.id) if message is not None else None,
         user_is_moderator=_interaction_moderator(interaction, scope),

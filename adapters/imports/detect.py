@@ -39,6 +39,14 @@ _ACCOUNT_KEYS = frozenset({"about", "personal_information", "chats", "left_chats
 _DISCORD_KEYS = frozenset({"guild", "channel"})
 # The parse event that ends a value starting with the key's event.
 CLOSERS = {"start_map": "end_map", "start_array": "end_array"}
+_ENDS = frozenset(CLOSERS.values())
+# Deeper than any export nests (a Telegram or DiscordChatExporter message is ~10 levels).
+MAX_DEPTH = 64
+# ijson's C parser turns a whole buffer into events before the first one is seen, and
+# builds every event's prefix from the full path: a buffer of "[[[[…" costs time quadratic
+# in its size (64 KiB took seconds, 8 KiB takes milliseconds). Small buffers bound that
+# work until parse_events sees the depth and stops.
+PARSE_BUFFER = 8 * 1024
 _BLANKS = bytes.maketrans(b"\n\r\t", b"   ")
 
 Item = LineEvent | LineError
@@ -136,7 +144,7 @@ def _first_line_object(head: bytes) -> dict[str, Any] | None:
 def _top_level_format(handle: IO[bytes], name: str) -> Format:
     seen: set[str] = set()
     try:
-        for count, (prefix, event, value) in enumerate(ijson.parse(handle)):
+        for count, (prefix, event, value) in enumerate(parse_events(handle)):
             if count > MAX_DETECT_EVENTS:
                 break
             if prefix or event != "map_key":
@@ -157,9 +165,40 @@ def _top_level_format(handle: IO[bytes], name: str) -> Format:
     )
 
 
+def parse_events(source: Any) -> Iterator[tuple[str, str, Any]]:
+    """``ijson.parse`` for untrusted files: bounded nesting, and every failure a JSONError.
+
+    ``use_float``: without it the C backend crashes the whole process (a segmentation
+    fault) on an integer of more than 4300 digits; with it an integer beyond 64 bits is a
+    parse error like any other. A lone surrogate escape ("\\udc00") makes the backend raise
+    UnicodeDecodeError, which becomes a JSONError too.
+    """
+    depth = 0
+    try:
+        for item in ijson.parse(source, use_float=True, buf_size=PARSE_BUFFER):
+            event = item[1]
+            if event in CLOSERS:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ijson.JSONError(f"parse error: nested deeper than {MAX_DEPTH} levels")
+            elif event in _ENDS:
+                depth -= 1
+            yield item
+    except UnicodeDecodeError as exc:
+        raise ijson.JSONError(f"lexical error: a string that is not UTF-8 ({exc.reason})") from exc
+
+
+def _error_message(exc: Exception) -> str:
+    """An ijson error's text; the C backend gives some (invalid UTF-8) as bytes."""
+    detail = exc.args[0] if len(exc.args) == 1 else None
+    if isinstance(detail, bytes):
+        return detail.decode("utf-8", "replace")
+    return str(exc)
+
+
 def parse_error_text(exc: Exception) -> str:
     """The first line of an ijson error, without the parser's context drawing."""
-    text = str(exc).strip().splitlines()
+    text = _error_message(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
@@ -188,7 +227,7 @@ class CountingReader:
         of that chunk.
         """
         end = self.position
-        lines = str(exc).splitlines()
+        lines = _error_message(exc).splitlines()
         if len(lines) < 3 or "^" not in lines[2]:
             return end
         excerpt, caret = lines[1], lines[2].index("^")

@@ -51,10 +51,12 @@ from adapters.imports.detect import (
     ExportError,
     Item,
     broken_file,
+    parse_events,
 )
-from adapters.imports.jsonl import LineEvent
+from adapters.imports.jsonl import TIME_RANGE, LineEvent, plausible
 from bot.commands import parse_command
 from bot.events import Event, Member, MemberJoined, MessagePosted, ReactionAdded
+from bot.text import first_mentions, well_formed
 
 PLATFORM = "discord"
 GUILD_PREFIX = "discord-guild:"
@@ -64,6 +66,8 @@ POST_TYPES = frozenset({"Default", "Reply"})
 JOIN_TYPE = "GuildMemberJoin"
 MAX_NAME = 256
 MAX_USERNAME = 128
+# Longer than any emoji name Discord allows; a longer one would overflow the stored keys.
+MAX_EMOJI = 32
 
 # Counted in ``DiscordExportReader.counts`` besides the notes shared with Telegram.
 SYSTEM = "system messages other than joins"
@@ -125,7 +129,7 @@ class DiscordExportReader:
         with path.open("rb") as raw:
             counting = CountingReader(raw, self.progress)
             try:
-                for prefix, value in _values(ijson.parse(counting, use_float=True)):
+                for prefix, value in _values(parse_events(counting)):
                     if prefix != ITEM:
                         header[prefix] = value
                         continue
@@ -168,7 +172,7 @@ class DiscordExportReader:
                     member=author,
                 )
             ]
-        if kind not in POST_TYPES:
+        if not isinstance(kind, str) or kind not in POST_TYPES:  # a list is unhashable
             self.counts[SYSTEM] += 1
             return []
         if author.is_bot and self.ignore_bots:
@@ -193,7 +197,8 @@ class DiscordExportReader:
         if not forwarded and str(reference.get("channelId") or place.channel) == place.channel:
             reply_to = _snowflake(reference.get("messageId"))
         mentions = []
-        for mentioned in raw.get("mentions") or []:
+        listed = raw.get("mentions")
+        for mentioned in listed if isinstance(listed, list) else []:
             member = _member(mentioned)
             if member is not None and not (member.is_bot and self.ignore_bots):
                 mentions.append(member.key)
@@ -207,7 +212,7 @@ class DiscordExportReader:
                 author=author,
                 text=text,
                 reply_to=reply_to,
-                mentions=tuple(dict.fromkeys(mentions)),
+                mentions=first_mentions(mentions),
                 thread=place.thread,
                 forwarded=forwarded,
             )
@@ -279,7 +284,9 @@ def user_id_of(member: Member) -> str:
 def _snowflake(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return str(value)
-    if isinstance(value, str) and value.isdigit():
+    # ASCII and at most 20 digits (2**64): "²" is a digit to str.isdigit, and the live
+    # adapter int()s these ids, which fails beyond 4300 digits.
+    if isinstance(value, str) and len(value) <= 20 and value.isascii() and value.isdigit():
         return value
     return None
 
@@ -291,7 +298,10 @@ def _timestamp(value: Any) -> datetime:
         at = datetime.fromisoformat(value)
     except ValueError as exc:
         raise _BadMessage(f"timestamp: not an ISO time: {value!r}") from exc
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if not plausible(at):
+        raise _BadMessage(f"timestamp: must be {TIME_RANGE}: {value!r}")
+    return at
 
 
 def _member(user: Any) -> Member | None:
@@ -307,8 +317,8 @@ def _member(user: Any) -> Member | None:
     name = nickname if isinstance(nickname, str) and nickname else username
     return Member(
         key=f"{PLATFORM}:{user_id}",
-        name=name[:MAX_NAME],
-        username=username[:MAX_USERNAME],
+        name=well_formed(name[:MAX_NAME]),
+        username=well_formed(username[:MAX_USERNAME]),
         is_bot=user.get("isBot") is True,
     )
 
@@ -319,7 +329,7 @@ def _content(raw: Any) -> str:
     for key in ("contentRaw", "content"):
         value = raw.get(key)
         if isinstance(value, str):
-            return value
+            return well_formed(value)  # a "\u0000" escape would make PostgreSQL refuse it
     return ""
 
 
@@ -329,7 +339,9 @@ def _emoji(emoji: Any) -> str | None:
         return None
     name = emoji.get("name")
     emoji_id = _snowflake(emoji.get("id"))
+    if not isinstance(name, str) or len(name) > MAX_EMOJI:
+        name = None
     if emoji_id is not None:
         prefix = "a" if emoji.get("isAnimated") is True else ""
-        return f"<{prefix}:{name or '_'}:{emoji_id}>"
-    return name if isinstance(name, str) and name else None
+        return well_formed(f"<{prefix}:{name or '_'}:{emoji_id}>")
+    return well_formed(name) if name else None

@@ -6,7 +6,9 @@
 {"type":"reaction","id":"r1","chat":"c1","message_id":"m1","user":{"id":"u2","name":"bob"},
  "emoji":"👍","ts":"…","removed":false}
 ```
-A malformed line is reported with its line number and skipped; the rest is read.
+A malformed line is reported with its line number and skipped; the rest is read. Values
+must fit what the database stores: message and reaction ids up to 64 characters, chat and
+member ids up to a key of 128 (``<platform>:<id>``), times between 1970 and 2199.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,8 +32,19 @@ from pydantic import (
 
 from bot.commands import parse_command
 from bot.events import CommandIssued, Event, Member, MessagePosted, ReactionAdded, ReactionRemoved
+from bot.text import first_mentions, well_formed
 
 MAX_LINE_BYTES = 1_000_000
+# Times a chat history can have. At the edges of the calendar the features' date arithmetic
+# overflows, and the database refuses year 1 with a time zone: the whole replay would stop.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+TIME_RANGE = "between 1970 and 2199"
+
+
+def plausible(at: datetime) -> bool:
+    """Whether an aware time lies in the range a chat history can have."""
+    return EARLIEST <= at < LATEST
 
 
 def _id(value: Any) -> Any:
@@ -38,7 +52,27 @@ def _id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128), BeforeValidator(_id)]
+# Lengths of the storage columns (storage/models.py) these fields end up in: PostgreSQL
+# refuses a longer value, and with it the whole replay batch.
+MAX_KEY = 128  # member and chat keys, "<platform>:<id>"
+MAX_MESSAGE_ID = 64
+MAX_USERNAME = 128
+
+# Lone surrogates fail validation; a "\u0000" escape becomes U+FFFD (PostgreSQL text
+# cannot hold it, and would refuse the whole event).
+Text = Annotated[str, AfterValidator(well_formed)]
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_KEY),
+    BeforeValidator(_id),
+    AfterValidator(well_formed),
+]
+MessageId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE_ID),
+    BeforeValidator(_id),
+    AfterValidator(well_formed),
+]
 
 
 class _Record(BaseModel):
@@ -49,7 +83,7 @@ class JsonlUser(_Record):
     """An author or reacting member."""
 
     id: Id
-    name: str = Field("", max_length=256)
+    name: Text = Field("", max_length=256)
     is_bot: bool = False
 
 
@@ -57,15 +91,15 @@ class JsonlMessage(_Record):
     """A message line."""
 
     type: Literal["message"]
-    id: Id
+    id: MessageId
     chat: Id
     author: JsonlUser
     ts: datetime
-    text: str = Field("", max_length=100_000)
-    reply_to: Id | None = None
+    text: Text = Field("", max_length=100_000)
+    reply_to: MessageId | None = None
     mentions: list[Id] = Field([], max_length=1000)
     community: str | None = None
-    thread: Id | None = None
+    thread: MessageId | None = None
     forwarded: bool = False
 
 
@@ -73,11 +107,11 @@ class JsonlReaction(_Record):
     """A reaction line."""
 
     type: Literal["reaction"]
-    id: Id
+    id: MessageId
     chat: Id
-    message_id: Id
+    message_id: MessageId
     user: JsonlUser
-    emoji: str = Field(min_length=1, max_length=64)
+    emoji: Text = Field(min_length=1, max_length=64)
     ts: datetime
     removed: bool = False
     community: str | None = None
@@ -135,7 +169,7 @@ class JsonlReader:
         return Member(
             key=f"{self.platform}:{user.id}",
             name=user.name or user.id,
-            username=user.name or user.id,
+            username=(user.name or user.id)[:MAX_USERNAME],
             is_bot=user.is_bot,
         )
 
@@ -159,8 +193,14 @@ class JsonlReader:
         """Parse one line."""
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        except (ValueError, RecursionError) as exc:
+            # ValueError besides JSONDecodeError: an integer of more than 4300 digits.
+            if isinstance(exc, json.JSONDecodeError):
+                detail = exc.msg
+            elif isinstance(exc, RecursionError):
+                detail = "nested too deeply"
+            else:
+                detail = "a number too long to read"
             return LineError(number, f"invalid JSON: {detail}")
         if not isinstance(data, dict):
             return LineError(number, "expected a JSON object")
@@ -174,10 +214,28 @@ class JsonlReader:
             return LineError(number, _explain(exc))
         if record.ts.tzinfo is None:
             return LineError(number, "ts: needs a time zone, e.g. 2026-11-20T10:00:00Z")
+        if not plausible(record.ts):
+            return LineError(number, f"ts: must be {TIME_RANGE}")
+        too_long = self._long_key(record)
+        if too_long is not None:
+            return LineError(number, too_long)
         community = self.community_of(record.community)
         if community is None:
             return LineError(number, f"community: unknown community {record.community!r}")
         return LineEvent(number, self._event(record, community))
+
+    def _long_key(self, record: JsonlMessage | JsonlReaction) -> str | None:
+        """The field whose key ("<platform>:<id>") storage cannot hold, or None."""
+        room = MAX_KEY - len(self.platform) - 1
+        if isinstance(record, JsonlReaction):
+            ids = [("chat", record.chat), ("user.id", record.user.id)]
+        else:
+            ids = [("chat", record.chat), ("author.id", record.author.id)]
+            ids += [(f"mentions.{i}", m) for i, m in enumerate(record.mentions)]
+        for field, value in ids:
+            if len(value) > room:
+                return f"{field}: at most {room} characters (keys are {self.platform}:<id>)"
+        return None
 
     def _event(self, record: JsonlMessage | JsonlReaction, community: str) -> Event:
         chat = f"{self.platform}:{record.chat}"
@@ -216,7 +274,7 @@ class JsonlReader:
             author=author,
             text=record.text,
             reply_to=record.reply_to,
-            mentions=tuple(f"{self.platform}:{m}" for m in dict.fromkeys(record.mentions)),
+            mentions=first_mentions(f"{self.platform}:{m}" for m in record.mentions),
             thread=record.thread,
             forwarded=record.forwarded,
         )

@@ -35,6 +35,8 @@ What the export says and how it is read:
 * Service messages ``join_group_by_link`` and ``join_group_by_request`` are joins of their
   actor; ``invite_members`` and ``create_group`` name members only by display name: the
   actor adding themself, or a name already seen with an id, is a join, the rest is counted.
+* Text and names pass through ``well_formed``: a "\\u0000" escape would make PostgreSQL
+  refuse the event.
 * Messages whose text is a bot command are not replayed (they were addressed to some bot
   back then); a sender who posted inline buttons is a bot from then on.
 """
@@ -66,10 +68,12 @@ from adapters.imports.detect import (
     broken_file,
     detect,
     merge_by_time,
+    parse_events,
 )
-from adapters.imports.jsonl import LineEvent
+from adapters.imports.jsonl import TIME_RANGE, LineEvent, plausible
 from bot.commands import parse_command
 from bot.events import Event, Member, MemberJoined, MessagePosted, ReactionAdded
+from bot.text import first_mentions, well_formed
 
 PLATFORM = "telegram"
 GROUP_TYPES = frozenset({"private_group", "private_supergroup", "public_supergroup"})
@@ -90,6 +94,9 @@ _HEADER_PREFIXES = {key: ("", key) for key in _HEADER_KEYS} | {
 }
 MAX_NAME = 256
 MAX_KNOWN_NAMES = 100_000
+MAX_ID_DIGITS = 20
+# Longer than any emoji (sequences included); a longer one would overflow the stored keys.
+MAX_EMOJI = 32
 
 # Counted in ``TelegramExportReader.counts`` besides the notes shared with Discord.
 PAID = "paid reactions (ignored)"
@@ -128,8 +135,8 @@ def peer_of(from_id: object) -> Peer | None:
         return None
     kind = from_id.rstrip("0123456789")
     digits = from_id[len(kind) :]
-    if not digits:
-        return None
+    if not digits or len(digits) > MAX_ID_DIGITS:
+        return None  # int() refuses more than 4300 digits; no real id has over 20
     number = int(digits)
     if kind == "user":
         return Peer(f"{PLATFORM}:{number}", str(number))
@@ -190,7 +197,7 @@ def chosen(chat: ExportChat, choices: Sequence[str]) -> bool:
         return chat.section != "left_chats" and chat.type in GROUP_TYPES
     for choice in choices:
         spec = choice.strip()
-        if spec.lstrip("-").isdigit():
+        if _is_number(spec.lstrip("-")):
             if int(spec) in (chat.id, chat.chat_id):
                 return True
         elif spec.casefold() == chat.name.casefold():
@@ -251,7 +258,7 @@ class TelegramExportReader:
             progress = self.progress if kind is Format.TELEGRAM_ACCOUNT else None
             counting = CountingReader(raw, progress)
             try:
-                for prefix, event, value in ijson.parse(counting, use_float=True):
+                for prefix, event, value in parse_events(counting):
                     if kind is Format.TELEGRAM and prefix == "messages":
                         break  # the header of a one-chat export precedes its messages
                     if event == "start_map" and prefix in _CHAT_PREFIXES:
@@ -312,7 +319,7 @@ class TelegramExportReader:
         with path.open("rb") as raw:
             counting = CountingReader(raw, self.progress)
             try:
-                for prefix, event, value in ijson.parse(counting, use_float=True):
+                for prefix, event, value in parse_events(counting):
                     if builder is not None:
                         builder.event(event, value)
                         if event == closing and prefix == item_prefix:
@@ -369,6 +376,8 @@ class _ChatReader:
         self.count = 0
         self.last_id: str | None = None
         self.pending: list[tuple[datetime, int, LineEvent]] = []
+        # The reactions of the message being read; pending only once the message is out.
+        self.fresh: list[tuple[datetime, int, LineEvent]] = []
         self.sequence = 0
         self.topics: set[str] = set()
         self.names: dict[str, Peer] = {}
@@ -387,11 +396,18 @@ class _ChatReader:
             message_id = _message_id(raw)
             events = self._events(raw, message_id, at, offset)
         except _BadMessage as exc:
+            self.fresh.clear()
             yield ExportError(self.count, str(exc), source=self.source, after=self.last_id)
             return
         yield from self._due(at)
         for event in events:
             yield LineEvent(self.count, event)
+        # Only now: a reaction dated before its message (a time zone change between them
+        # shifts the exporter's offset) is moved to the message's time, and must not be
+        # replayed before the message it reacts to.
+        for entry in self.fresh:
+            heapq.heappush(self.pending, entry)
+        self.fresh.clear()
         self.last_id = message_id
 
     def flush(self) -> Iterator[Item]:
@@ -407,15 +423,29 @@ class _ChatReader:
 
     def _when(self, raw: dict[str, Any]) -> tuple[datetime, timedelta | None]:
         """The message time (UTC) and the exporter's UTC offset, when both dates say it."""
+        at, offset = self._time(raw)
+        if not plausible(at):
+            raise _BadMessage(f"date: must be {TIME_RANGE}: {at.isoformat()}")
+        return at, offset
+
+    def _time(self, raw: dict[str, Any]) -> tuple[datetime, timedelta | None]:
         local = _naive(raw.get("date"))
         stamp = raw.get("date_unixtime")
-        if isinstance(stamp, int) or (isinstance(stamp, str) and stamp.isdigit()):
-            at = datetime.fromtimestamp(int(stamp), UTC)
+        if isinstance(stamp, str) and _is_number(stamp):
+            stamp = int(stamp)
+        if isinstance(stamp, int) and not isinstance(stamp, bool):
+            try:
+                at = datetime.fromtimestamp(stamp, UTC)
+            except (OverflowError, OSError, ValueError) as exc:
+                raise _BadMessage(f"date_unixtime: out of range: {stamp}") from exc
             offset = local - at.replace(tzinfo=None) if local is not None else None
             return at, offset
         if local is None:
             raise _BadMessage("date: missing or not an ISO date")
-        return local.replace(tzinfo=self.reader.local_tz).astimezone(UTC), None
+        try:
+            return local.replace(tzinfo=self.reader.local_tz).astimezone(UTC), None
+        except OverflowError as exc:  # 0001-01-01 or 9999-12-31 shifted out of range
+            raise _BadMessage(f"date: out of range: {raw.get('date')!r}") from exc
 
     def _events(
         self, raw: dict[str, Any], message_id: str, at: datetime, offset: timedelta | None
@@ -460,7 +490,7 @@ class _ChatReader:
                 author=author,
                 text=text,
                 reply_to=reply_to,
-                mentions=tuple(dict.fromkeys(mentions)),
+                mentions=first_mentions(mentions),
                 thread=thread,
                 forwarded=forwarded,
                 # A group's anonymous admins post as the group itself; only admins can.
@@ -476,7 +506,7 @@ class _ChatReader:
         if not isinstance(parts, list):
             parts = raw.get("text", "")
         if isinstance(parts, str):
-            return parts, []
+            return well_formed(parts), []
         if not isinstance(parts, list):
             return "", []
         out: list[str] = []
@@ -505,10 +535,11 @@ class _ChatReader:
                 mentions.append(text if text.startswith("@") else f"@{text}")
             elif kind == "mention_name":
                 user = part.get("user_id")
-                if isinstance(user, int | str) and str(user).isdigit():
+                if isinstance(user, int | str) and _is_number(str(user)):
                     mentions.append(f"{PLATFORM}:{int(user)}")
             out.append(text)
-        return "".join(out).strip("\n") if out else "", mentions
+        text = "".join(out).strip("\n") if out else ""
+        return well_formed(text), [well_formed(mention) for mention in mentions]
 
     def _reply(self, raw: dict[str, Any]) -> tuple[str | None, str | None]:
         """The replied-to message, or the forum topic for a topic's first-level message."""
@@ -567,19 +598,25 @@ class _ChatReader:
                     emoji=emoji,
                 )
                 self.sequence += 1
-                heapq.heappush(self.pending, (when, self.sequence, LineEvent(self.count, event)))
+                self.fresh.append((when, self.sequence, LineEvent(self.count, event)))
             reader.counts[UNATTRIBUTED] += max(0, count - attributed)
 
     def _reaction_time(self, value: Any, offset: timedelta | None) -> datetime | None:
         local = _naive(value)
         if local is None:
             return None
-        if offset is not None:
-            return (local - offset).replace(tzinfo=UTC)
-        return local.replace(tzinfo=self.reader.local_tz).astimezone(UTC)
+        try:
+            if offset is not None:
+                at = (local - offset).replace(tzinfo=UTC)
+            else:
+                at = local.replace(tzinfo=self.reader.local_tz).astimezone(UTC)
+        except OverflowError:  # a date at the edge of the calendar: the message's time
+            return None
+        return at if plausible(at) else None
 
     def _service(self, raw: dict[str, Any], message_id: str, at: datetime) -> list[Event]:
         action = raw.get("action")
+        action = action if isinstance(action, str) else None  # a list is unhashable
         if action == "topic_created":
             self.topics.add(message_id)
         actor = peer_of(raw.get("actor_id"))
@@ -613,6 +650,11 @@ class _ChatReader:
         ]
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits of an id or a time stamp ("²" is a digit to str.isdigit, not to int)."""
+    return 0 < len(text) <= MAX_ID_DIGITS and text.isascii() and text.isdigit()
+
+
 def _message_id(raw: dict[str, Any]) -> str:
     value = raw.get("id")
     if isinstance(value, bool) or not isinstance(value, int):
@@ -625,23 +667,24 @@ def _naive(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError):  # OverflowError: "0001-01-01T00:00:00+01:00"
         return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def _name(value: Any, peer: Peer) -> str:
     """A display name; deleted accounts have none in the export."""
     if isinstance(value, str) and value.strip():
-        return value[:MAX_NAME]
+        return well_formed(value[:MAX_NAME])
     return peer.key.partition(":")[2]
 
 
 def _reaction_emoji(reaction: dict[str, Any]) -> str | None:
-    """The emoji as the live adapter writes it; None for paid (star) reactions."""
+    """The emoji as the live adapter writes it; None for paid (star) reactions and forgeries."""
     kind = reaction.get("type", "emoji")
-    if kind == "emoji" and isinstance(reaction.get("emoji"), str) and reaction["emoji"]:
-        return str(reaction["emoji"])
+    emoji = reaction.get("emoji")
+    if kind == "emoji" and isinstance(emoji, str) and 0 < len(emoji) <= MAX_EMOJI:
+        return well_formed(emoji)
     document = reaction.get("document_id")
     if kind == "custom_emoji" and isinstance(document, str | int) and str(document).isdigit():
         return f"custom:{document}"

@@ -11,10 +11,14 @@ capped phase reports what it processed and says so; nothing is extrapolated):
 4. replay on PostgreSQL when ``LEUMUND_TEST_POSTGRES_URL`` is set, in a fresh database;
 5. live: events offered at a fixed rate to ``ConsoleChat`` over the replayed database,
    latency from each event's scheduled offer time to its actions (queueing included);
-6. analyze: every ``Analyser`` feature scoring the texts, without state.
+6. analyze: every ``Analyser`` feature scoring the texts, without state;
+7. import_telegram: a Telegram Desktop export of the same community written to disk, then
+   imported as ``leumund replay FILE`` does (format detection, the command's readers, every
+   feature, fresh SQLite file) in a child process whose peak RSS is the import's memory.
 
-A "message" in the rates is one JSONL line (a message, reaction or command): the unit the
-floor and the replay both count.
+A "message" in the replay rates is one JSONL line (a message, reaction or command): the unit
+the floor and the replay both count. The import counts the messages it imported.
+``--only`` runs some phases alone (``live`` brings ``replay_sqlite``, whose database it uses).
 """
 
 from __future__ import annotations
@@ -39,13 +43,21 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from bot.bench.synth import SynthConfig, SynthStats, dumps, generate, write_jsonl
+from bot.bench.synth import (
+    SynthConfig,
+    SynthStats,
+    TelegramExportConfig,
+    dumps,
+    generate,
+    write_jsonl,
+    write_telegram_export,
+)
 
 SCHEMA = 1
 POSTGRES_ENV = "LEUMUND_TEST_POSTGRES_URL"
@@ -53,6 +65,15 @@ REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_OUT = Path("bench-results.json")
 LARGE_OUT = Path("bench-results-large.json")
 PROFILE_INTERVAL = 0.005
+# The phases in the order they run; ``--only`` names some of them. All but the import
+# read the generated JSONL.
+JSONL_PHASES = ("floor", "replay_sqlite", "replay_postgres", "live", "analyze")
+PHASES = (*JSONL_PHASES, "import_telegram")
+# The import phase of ``make bench`` fits its 4 minutes; ``--large`` imports a whole
+# 500,000-message export, with a budget meant never to cap it.
+IMPORT_MESSAGES, IMPORT_BUDGET = 3_000, 40.0
+LARGE_IMPORT_MESSAGES, LARGE_IMPORT_BUDGET = 500_000, 6 * 3600.0
+T = TypeVar("T")
 # Issue targets on a 2-core machine: (figure, comparison, bound, large run only, whole file
 # only). Peak memory says little about a replay that stopped early, so it is judged only
 # when the replay read the whole large file.
@@ -83,12 +104,25 @@ class BenchOptions:
     profile: bool = False
     profile_out: Path = Path("bench-profile.txt")
     workdir: Path | None = None
+    import_messages: int = IMPORT_MESSAGES
+    import_budget_seconds: float = IMPORT_BUDGET
+    only: frozenset[str] = frozenset()  # empty: every phase
 
     def synth(self) -> SynthConfig:
         """The generator config for the history file."""
         return SynthConfig(
             lines=self.messages, members=self.members, chats=self.chats, seed=self.seed
         )
+
+    def telegram(self) -> TelegramExportConfig:
+        """The generator config for the Telegram export (the same members and seed)."""
+        return TelegramExportConfig(messages=self.import_messages, community=self.synth())
+
+    def runs(self, phase: str) -> bool:
+        """Whether ``phase`` runs; live needs the SQLite replay's database."""
+        if not self.only or phase in self.only:
+            return True
+        return phase == "replay_sqlite" and "live" in self.only
 
 
 class PhaseError(Exception):
@@ -111,6 +145,9 @@ class _Phases:
         self.results[name] = result
         return result
 
+    def skip(self, name: str, why: str) -> None:
+        self.results[name] = {"skipped": why}
+
 
 # --- the run ---------------------------------------------------------------------------
 
@@ -126,6 +163,7 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
         table_console = Console(width=150)
     console = console or Console(stderr=True)
     phases = _Phases()
+    unselected = "not selected (--only)"
     load_before, cpu_before = _load(), _cpu()
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
@@ -135,28 +173,39 @@ def run_bench(options: BenchOptions, console: Console | None = None) -> dict[str
             work = options.workdir
             work.mkdir(parents=True, exist_ok=True)
         jsonl = work / "community.jsonl"
-        generated = phases.run("generate", console, _generate, jsonl, options.synth())
-        if "error" in generated:
-            raise PhaseError(generated["error"])
-        phases.run("floor", console, floor, jsonl, work / "floor.db", options.budget_seconds)
+        if any(options.runs(name) for name in JSONL_PHASES):
+            generated = phases.run("generate", console, _generate, jsonl, options.synth())
+            if "error" in generated:
+                raise PhaseError(generated["error"])
+        else:
+            phases.skip("generate", unselected)
+        if options.runs("floor"):
+            phases.run("floor", console, floor, jsonl, work / "floor.db", options.budget_seconds)
+        else:
+            phases.skip("floor", unselected)
         sqlite_db = work / "replay.db"
-        phases.run(
-            "replay_sqlite",
-            console,
-            _replay_sqlite,
-            options,
-            jsonl,
-            sqlite_db,
-            work,
-        )
-        if options.postgres_url:
+        if options.runs("replay_sqlite"):
+            phases.run("replay_sqlite", console, _replay_sqlite, options, jsonl, sqlite_db, work)
+        else:
+            phases.skip("replay_sqlite", unselected)
+        if not options.runs("replay_postgres"):
+            phases.skip("replay_postgres", unselected)
+        elif options.postgres_url:
             phases.run("replay_postgres", console, _replay_postgres, options, jsonl, work)
         else:
-            phases.results["replay_postgres"] = {
-                "skipped": f"no {POSTGRES_ENV} (or --skip-postgres)"
-            }
-        phases.run("live", console, _live, options, sqlite_db, work)
-        phases.run("analyze", console, analyze, jsonl, options.analyze_budget_seconds)
+            phases.skip("replay_postgres", f"no {POSTGRES_ENV} (or --skip-postgres)")
+        if options.runs("live"):
+            phases.run("live", console, _live, options, sqlite_db, work)
+        else:
+            phases.skip("live", unselected)
+        if options.runs("analyze"):
+            phases.run("analyze", console, analyze, jsonl, options.analyze_budget_seconds)
+        else:
+            phases.skip("analyze", unselected)
+        if options.runs("import_telegram"):
+            phases.run("import_telegram", console, _import_telegram, options, work)
+        else:
+            phases.skip("import_telegram", unselected)
     results = _assemble(options, phases)
     results["machine"]["load_before"], results["machine"]["load_after"] = load_before, _load()
     results["machine"]["other_cpu_share"] = _other_share(cpu_before, _cpu())
@@ -338,6 +387,26 @@ def _live(options: BenchOptions, db: Path, work: Path) -> dict[str, Any]:
     return _child("live", spec, work, 2 * options.live_seconds)
 
 
+def _import_telegram(options: BenchOptions, work: Path) -> dict[str, Any]:
+    export = work / "telegram-export.json"
+    started = time.perf_counter()
+    written = write_telegram_export(export, options.telegram())
+    written_in = time.perf_counter() - started
+    db = work / "import.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    spec: dict[str, Any] = {
+        "phase": "import",
+        "file": str(export),
+        "url": f"sqlite+aiosqlite:///{db}",
+        "budget": options.import_budget_seconds,
+    }
+    result = _child("import_telegram", spec, work, options.import_budget_seconds)
+    result["export"] = {**asdict(written), "seconds": round(written_in, 2)}
+    result["db_bytes"] = db.stat().st_size if db.exists() else 0
+    return result
+
+
 def _synth_json(config: SynthConfig) -> dict[str, Any]:
     data = asdict(config)
     data["start"] = config.start.isoformat()
@@ -377,6 +446,8 @@ def _child_main(spec: dict[str, Any]) -> None:
         result = asyncio.run(_replay_child(spec))
     elif spec["phase"] == "live":
         result = asyncio.run(_live_child(spec))
+    elif spec["phase"] == "import":
+        result = asyncio.run(_import_child(spec))
     else:
         raise SystemExit(f"unknown phase {spec['phase']!r}")
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
@@ -403,14 +474,15 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _budgeted(lines: Iterator[bytes], seconds: float, state: dict[str, Any]) -> Iterator[bytes]:
-    """Yield lines until the budget is spent; ``state["capped"]`` says whether it was."""
+def _budgeted(items: Iterator[T], seconds: float, state: dict[str, Any]) -> Iterator[T]:
+    """Yield lines (or items) until the budget is spent; ``state["capped"]`` says whether
+    it was."""
     deadline = time.perf_counter() + seconds
-    for line in lines:
+    for item in items:
         if time.perf_counter() > deadline:
             state["capped"] = True
             return
-        yield line
+        yield item
 
 
 async def _replay_child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -453,6 +525,45 @@ async def _replay_child(spec: dict[str, Any]) -> dict[str, Any]:
     if profiler is not None:
         result["profile_top"] = write_profile(profiler, Path(spec["profile"]))
     return result
+
+
+async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
+    from adapters.imports.detect import detect
+    from bot.app import App, default_config
+    from bot.cli import _History  # how the command turns files into one stream of events
+    from bot.replay import replay_items
+
+    url, path = spec["url"], Path(spec["file"])
+    # What ``leumund replay FILE --db URL`` does without --config: the embedded defaults
+    # (every feature on), the format detected from the content, the command's readers.
+    config = default_config(url)
+    app = await App.create(config, database_url=url)
+    state: dict[str, Any] = {"capped": False}
+    try:
+        with contextlib.ExitStack() as stack:
+            history = _History(config, None, (), lambda _size: None)
+            items = history.open([(path, detect(path))], stack, lambda _total: None)
+            stats = await replay_items(
+                app, _budgeted(items, spec["budget"], state), stats=history.stats
+            )
+            history.finish()
+    finally:
+        await app.close()
+    return {
+        "processed": stats.messages,
+        "messages": stats.messages,
+        "joins": stats.joins,
+        "reactions": stats.reactions,
+        "events": stats.events,
+        "errors": len(stats.errors),
+        "duplicates": stats.duplicates,
+        "seconds": round(stats.seconds, 3),
+        "rate": stats.messages / stats.seconds if stats.seconds else 0.0,
+        "events_per_s": stats.rate,
+        "capped": state["capped"],
+        "decisions": dict(sorted(stats.decisions.items())),
+        "notes": dict(sorted(stats.notes.items())),
+    }
 
 
 def write_profile(profiler: Any, path: Path, top: int = 10) -> list[dict[str, Any]]:
@@ -768,6 +879,7 @@ def _assemble(options: BenchOptions, phases: _Phases) -> dict[str, Any]:
     floor_rate = _rate(r.get("floor", {}))
     replay_rate = _rate(r.get("replay_sqlite", {}))
     live = r.get("live", {})
+    imported = r.get("import_telegram", {})
     commit, dirty = git_commit()
     per_message = round(1e6 / replay_rate, 1) if replay_rate else None
     results: dict[str, Any] = {
@@ -783,12 +895,14 @@ def _assemble(options: BenchOptions, phases: _Phases) -> dict[str, Any]:
             "seed": options.seed,
             "large": options.large,
             "live_offered": int(options.live_rate * options.live_seconds),
+            "import_messages": options.import_messages,
         },
         "budgets": {
             "phase_seconds": options.budget_seconds,
             "analyze_seconds": options.analyze_budget_seconds,
             "live_seconds": options.live_seconds,
             "live_rate": options.live_rate,
+            "import_seconds": options.import_budget_seconds,
         },
         "floor_msgs_per_s": floor_rate,
         "replay_sqlite_msgs_per_s": replay_rate,
@@ -802,17 +916,19 @@ def _assemble(options: BenchOptions, phases: _Phases) -> dict[str, Any]:
         "per_message_us_postgres": (
             round(1e6 / pg, 1) if (pg := _rate(r.get("replay_postgres", {}))) else None
         ),
-        "capped": {
-            name: bool(r.get(name, {}).get("capped", False))
-            for name in ("floor", "replay_sqlite", "replay_postgres", "live", "analyze")
-        },
+        "import_msgs": imported.get("messages"),
+        "import_msgs_per_s": _rate(imported),
+        "import_peak_rss_mb": imported.get("peak_rss_mb"),
+        # None when the import did not run (skipped or failed).
+        "import_capped": bool(imported["capped"]) if "capped" in imported else None,
+        "capped": {name: bool(r.get(name, {}).get("capped", False)) for name in PHASES},
         "counts": {
             name: {
                 "processed": r.get(name, {}).get("processed"),
                 "of": _of(name, options, r),
                 "seconds": r.get(name, {}).get("seconds"),
             }
-            for name in ("floor", "replay_sqlite", "replay_postgres", "live", "analyze")
+            for name in PHASES
         },
         "failed": phases.failed,
         "phases": r,
@@ -831,6 +947,9 @@ def _of(name: str, options: BenchOptions, results: dict[str, dict[str, Any]]) ->
         return int(options.live_rate * options.live_seconds)
     if name == "analyze":  # texts: the message lines
         return int(results.get("generate", {}).get("messages", options.messages))
+    if name == "import_telegram":  # the export's entries that import as messages
+        export = results.get(name, {}).get("export", {})
+        return int(export.get("posts", options.import_messages))
     return options.messages
 
 
@@ -931,13 +1050,16 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         return "-" if value is None else format(value, fmt)
 
     generated = phases.get("generate", {})
-    table.add_row(
-        "synthetic community",
-        f"{generated.get('bytes', 0) / 1e6:,.0f} MB",
-        "",
-        f"generated in {generated.get('seconds', 0):.1f} s, "
-        f"reply share {generated.get('reply_share', 0):.0%}",
-    )
+    if "skipped" in generated:
+        table.add_row("synthetic community", "-", "", f"skipped: {generated['skipped']}")
+    else:
+        table.add_row(
+            "synthetic community",
+            f"{generated.get('bytes', 0) / 1e6:,.0f} MB",
+            "",
+            f"generated in {generated.get('seconds', 0):.1f} s, "
+            f"reply share {generated.get('reply_share', 0):.0%}",
+        )
     table.add_row("floor_msgs_per_s", num(results["floor_msgs_per_s"]), "", coverage("floor"))
     replay = phases.get("replay_sqlite", {})
     note = coverage("replay_sqlite")
@@ -968,7 +1090,7 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         coverage("replay_postgres"),
     )
     live = phases.get("live", {})
-    if "error" in live:
+    if "error" in live or "skipped" in live:
         live_note = coverage("live")
     else:
         live_note = (
@@ -986,6 +1108,30 @@ def print_table(results: dict[str, Any], console: Console) -> None:
     table.add_row(
         "analyze_msgs_per_s", num(results["analyze_msgs_per_s"]), "", coverage("analyze", "texts")
     )
+    imported = phases.get("import_telegram", {})
+    export = imported.get("export", {})
+    import_note = coverage("import_telegram", "messages")
+    if export:
+        import_note += (
+            f"; Telegram export of {export['messages']:,} entries "
+            f"({export['bytes'] / 1e6:,.0f} MB, written in {export['seconds']:.1f} s)"
+        )
+    if imported.get("errors") or imported.get("log_errors"):
+        errors = imported.get("errors", 0) + imported.get("log_errors", 0)
+        import_note += f", [red]{errors} errors[/red]"
+    table.add_row("import_msgs", num(results["import_msgs"]), "", import_note)
+    table.add_row(
+        "import_msgs_per_s",
+        num(results["import_msgs_per_s"]),
+        "",
+        f"{imported['events_per_s']:,.0f} events/s with joins and reactions"
+        if "events_per_s" in imported
+        else "",
+    )
+    rss_note = "import process"
+    if results["import_capped"]:
+        rss_note += "; [yellow]the import stopped at its time budget: not the whole export[/yellow]"
+    table.add_row("import_peak_rss_mb", num(results["import_peak_rss_mb"]), "", rss_note)
     linearity = results["linearity"]
     if linearity["ratio"] is not None:
         table.add_row(
@@ -1019,6 +1165,18 @@ def print_table(results: dict[str, Any], console: Console) -> None:
 
 
 # --- command line ----------------------------------------------------------------------
+
+
+def _phase_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> frozenset[str]:
+    """``--only floor,live``: the named phases, each one of PHASES."""
+    if not value:
+        return frozenset()
+    names = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = sorted(names - set(PHASES))
+    if unknown or not names:
+        named = ", ".join(unknown) if unknown else repr(value)
+        raise click.BadParameter(f"unknown phase {named}; choose from {', '.join(PHASES)}")
+    return frozenset(names)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -1061,6 +1219,27 @@ def print_table(results: dict[str, Any], console: Console) -> None:
     default=Path("bench-profile.txt"),
     show_default=True,
 )
+@click.option(
+    "--import-messages",
+    type=click.IntRange(min=10),
+    default=None,
+    help=f"Entries of the Telegram export to import [default: {IMPORT_MESSAGES:,}; "
+    f"{LARGE_IMPORT_MESSAGES:,} with --large].",
+)
+@click.option(
+    "--import-budget-seconds",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help=f"Wall time of the import [default: {IMPORT_BUDGET:g}; "
+    f"{LARGE_IMPORT_BUDGET:g} with --large, enough for the whole export].",
+)
+@click.option(
+    "--only",
+    callback=_phase_list,
+    default=None,
+    metavar="PHASE[,PHASE]",
+    help=f"Run only these phases ({', '.join(PHASES)}); live brings replay_sqlite.",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
     "--workdir",
@@ -1080,6 +1259,9 @@ def main(
     skip_postgres: bool,
     profile: bool,
     profile_out: Path,
+    import_messages: int | None,
+    import_budget_seconds: float | None,
+    only: frozenset[str],
     seed: int,
     workdir: Path | None,
 ) -> None:
@@ -1105,6 +1287,10 @@ def main(
         profile_out=profile_out,
         seed=seed,
         workdir=workdir,
+        import_messages=import_messages or (LARGE_IMPORT_MESSAGES if large else IMPORT_MESSAGES),
+        import_budget_seconds=import_budget_seconds
+        or (LARGE_IMPORT_BUDGET if large else IMPORT_BUDGET),
+        only=only,
     )
     results = run_bench(options)
     if results["failed"]:

@@ -5,6 +5,11 @@ by @mention or just after an answer), react, chat, post links, complain with eve
 and now and then type a command; a few promoters cross-post the same advert into several
 chats within minutes. German and English, on 20 topic chats over several weeks with a day
 rhythm. The same config and seed always give the same bytes.
+
+``write_telegram_export`` writes the same community as a Telegram Desktop export of one
+supergroup (``result.json``), streamed too: texts as strings and as entity lists (links,
+mentions, commands), replies, reactions with their ``recent`` givers, service joins,
+forwarded and edited messages, a bot's posts.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import bisect
 import json
 import random
+import re
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 # --- vocabulary --------------------------------------------------------------------------
 # Per theme and language: "how" (an infinitive phrase: "Wie kann ich {how}?"), "thing" (what
@@ -1127,3 +1134,316 @@ def write_jsonl(path: Path, config: SynthConfig) -> SynthStats:
         if buffer:
             out.write("\n".join(buffer) + "\n")
     return stats
+
+
+# --- a Telegram Desktop export of the same community -------------------------------------
+
+# Telegram user ids of the members ("u17" becomes user 7000017).
+TELEGRAM_USER_BASE = 7_000_000
+FORWARD_SOURCES = ("Radkanal", "Tech-News", "Kochbuch Daily", "Garden Weekly", "Reise-Deals")
+_ENTITY = re.compile(r"https?://\S+|@\w+")
+_BOT_BUTTONS = [[{"type": "callback", "text": "🔄 Aktualisieren", "data": "refresh"}]]
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramExportConfig:
+    """A Telegram Desktop "Export chat history" (``result.json``) of the synthetic community.
+
+    Its chats become one supergroup and its members Telegram users; the export is derived
+    from the same records as the JSONL, so the same config and seed give the same bytes.
+    """
+
+    messages: int = 20_000  # entries of the export's "messages" list, service joins included
+    # The members, seed and mix; its ``lines`` per day set how dense the export is (the
+    # export covers fewer days when it has fewer lines).
+    community: SynthConfig = SynthConfig()
+    name: str = "Synthetische Community"
+    export_id: int = 2_222_222_222
+    timezone: str = "Europe/Berlin"  # of the exporting desktop: "date" is local time
+    join_share: float = 0.3  # of members: a "joined by link" before their first message
+    bold_share: float = 0.05  # of plain texts: written as an entity list with a bold word
+    forwarded_share: float = 0.03  # of small talk and link posts
+    edited_share: float = 0.02  # of messages
+    hidden_share: float = 0.1  # of reactions: one more giver counted than listed
+    recent_limit: int = 3  # givers "recent" lists per emoji; "count" has them all
+    # Messages kept back for the reactions that come after them; a reaction to an older
+    # message is left out (it is counted in the stats).
+    window: int = 2_000
+
+
+@dataclass
+class TelegramExportStats:
+    """What an export holds: its entries by kind and the reactions it lists."""
+
+    messages: int = 0  # entries of the "messages" list
+    posts: int = 0  # entries a replay imports as messages
+    joins: int = 0  # service entries "join_group_by_link"
+    commands: int = 0  # bot commands (not replayed)
+    bot_posts: int = 0  # messages with inline buttons: a bot's (ignored)
+    replies: int = 0
+    entity_texts: int = 0  # texts written as a list of strings and entities
+    forwarded: int = 0
+    edited: int = 0  # imported messages marked as edited
+    # On messages a replay imports (a bot's or a command's reactions are not replayed):
+    reactions: int = 0  # givers listed under "recent": one reaction event each
+    unattributed: int = 0  # counted under "count" but not listed
+    late_reactions: int = 0  # to a message already written, left out
+    bytes: int = 0
+
+
+class _TelegramExport:
+    """Turns the community's records into export entries and writes them in order."""
+
+    def __init__(self, config: TelegramExportConfig, out: IO[str]) -> None:
+        self.config = config
+        self.out = out
+        self.rng = random.Random(f"{config.community.seed}:telegram")
+        self.zone = ZoneInfo(config.timezone)
+        self.stats = TelegramExportStats()
+        self.number = 0
+        # Entries not yet written (reactions may still come) and their synthetic ids.
+        self.held: dict[str, dict[str, Any]] = {}
+        self.order: deque[str] = deque()
+        self.silent: set[str] = set()  # held entries a replay does not import as messages
+        # Export ids of recent synthetic ids, for replies (old ones are forgotten).
+        self.ids: dict[str, int] = {}
+        self.id_order: deque[str] = deque()
+        self.joined: set[str] = set()
+        self.separator = "\n  "
+
+    # --- entries ---------------------------------------------------------------------
+
+    def add(self, record: dict[str, Any], kind: str) -> None:
+        """Add one record: a message (perhaps after a join) or a reaction."""
+        if record["type"] == "reaction":
+            self.react(record)
+            return
+        at = datetime.fromisoformat(record["ts"])
+        author = record["author"]
+        user, name = _telegram_user(author), _display(author["name"])
+        if (
+            author["id"] not in self.joined
+            and not author.get("is_bot")
+            and self.config.messages - self.number >= 2
+        ):
+            self.joined.add(author["id"])
+            if self.rng.random() < self.config.join_share:
+                key = f"join:{record['id']}"
+                self.hold(key, self.join(at, user, name))
+                self.silent.add(key)
+        self.hold(record["id"], self.message(record, kind, at, user, name))
+        if kind in ("bot", "command"):
+            self.silent.add(record["id"])
+
+    def head(self, at: datetime) -> dict[str, Any]:
+        self.number += 1
+        self.stats.messages += 1
+        return {
+            "id": self.number,
+            "type": "message",
+            "date": self.local(at),
+            "date_unixtime": str(int(at.timestamp())),
+        }
+
+    def local(self, at: datetime) -> str:
+        return at.astimezone(self.zone).replace(tzinfo=None).isoformat(timespec="seconds")
+
+    def join(self, at: datetime, user: str, name: str) -> dict[str, Any]:
+        entry = self.head(at)
+        entry.update(
+            type="service",
+            actor=name,
+            actor_id=user,
+            action="join_group_by_link",
+            inviter="Group",
+            text="",
+            text_entities=[],
+        )
+        self.stats.joins += 1
+        return entry
+
+    def message(
+        self, record: dict[str, Any], kind: str, at: datetime, user: str, name: str
+    ) -> dict[str, Any]:
+        rng, config, stats = self.rng, self.config, self.stats
+        entry = self.head(at)
+        if rng.random() < config.edited_share:
+            edited = at + timedelta(seconds=rng.randrange(30, 900))
+            entry["edited"] = self.local(edited)
+            entry["edited_unixtime"] = str(int(edited.timestamp()))
+            stats.edited += int(kind not in ("bot", "command"))
+        entry["from"], entry["from_id"] = name, user
+        if kind in ("smalltalk", "link") and rng.random() < config.forwarded_share:
+            entry["forwarded_from"] = rng.choice(FORWARD_SOURCES)
+            stats.forwarded += 1
+        target = self.ids.get(record.get("reply_to") or "")
+        if target is not None:
+            entry["reply_to_message_id"] = target
+            stats.replies += 1
+        if kind == "bot":
+            entry["inline_bot_buttons"] = _BOT_BUTTONS
+            stats.bot_posts += 1
+        elif kind == "command":
+            stats.commands += 1
+        else:
+            stats.posts += 1
+        parts = self.parts(record, kind)
+        if parts is None:
+            entry["text"] = record["text"]
+            entry["text_entities"] = [{"type": "plain", "text": record["text"]}]
+        else:
+            stats.entity_texts += 1
+            entry["text"] = parts
+            entry["text_entities"] = [
+                {"type": "plain", "text": p} if isinstance(p, str) else p for p in parts
+            ]
+        self.ids[record["id"]] = self.number
+        self.id_order.append(record["id"])
+        if len(self.id_order) > 10 * config.window:
+            self.ids.pop(self.id_order.popleft(), None)
+        return entry
+
+    def parts(self, record: dict[str, Any], kind: str) -> list[Any] | None:
+        """The text as Telegram Desktop writes one with entities, or None for a string."""
+        text: str = record["text"]
+        if kind == "command":
+            command, _, rest = text.partition(" ")
+            return [{"type": "bot_command", "text": command}, *([f" {rest}"] if rest else [])]
+        found = list(_ENTITY.finditer(text))
+        if not found:
+            if self.rng.random() >= self.config.bold_share or " " not in text:
+                return None
+            first, _, rest = text.partition(" ")
+            return [{"type": "bold", "text": first}, f" {rest}"]
+        # A thanks by @mention names one member: half of them as a mention by name (a
+        # member without a username), which carries the user id.
+        mentions = record.get("mentions", ())
+        by_name = len(mentions) == 1 and self.rng.random() < 0.5
+        parts: list[Any] = []
+        end = 0
+        for match in found:
+            if match.start() > end:
+                parts.append(text[end : match.start()])
+            value = match.group()
+            if not value.startswith("@"):
+                parts.append({"type": "link", "text": value})
+            elif by_name:
+                user = _telegram_id(mentions[0])
+                parts.append({"type": "mention_name", "text": _display(value[1:]), "user_id": user})
+            else:
+                parts.append({"type": "mention", "text": value})
+            end = match.end()
+        if end < len(text):
+            parts.append(text[end:])
+        return parts
+
+    def react(self, record: dict[str, Any]) -> None:
+        """Apply a reaction (or its removal) to the held message: an export shows each
+        message's reactions as they were when it was made, not when they were given."""
+        entry = self.held.get(record["message_id"])
+        if entry is None:
+            self.stats.late_reactions += 1
+            return
+        user = _telegram_user(record["user"])
+        reactions: list[dict[str, Any]] = entry.setdefault("reactions", [])
+        emoji = record["emoji"]
+        reaction = next((r for r in reactions if r["emoji"] == emoji), None)
+        if reaction is None:
+            reaction = {"type": "emoji", "count": 0, "emoji": emoji, "recent": []}
+            reactions.append(reaction)
+        recent: list[dict[str, Any]] = reaction["recent"]
+        listed = next((g for g in recent if g["from_id"] == user), None)
+        if record.get("removed"):
+            if listed is not None:
+                recent.remove(listed)
+                reaction["count"] -= 1
+                if reaction["count"] <= 0:
+                    reactions.remove(reaction)
+                    if not reactions:
+                        del entry["reactions"]
+            return
+        if listed is not None:
+            return  # one reaction per member and emoji
+        reaction["count"] += 2 if self.rng.random() < self.config.hidden_share else 1
+        at = datetime.fromisoformat(record["ts"])
+        giver = {"from": _display(record["user"]["name"]), "from_id": user, "date": self.local(at)}
+        recent.insert(0, giver)  # the newest first
+        del recent[self.config.recent_limit :]
+
+    # --- writing ---------------------------------------------------------------------
+
+    def hold(self, key: str, entry: dict[str, Any]) -> None:
+        self.held[key] = entry
+        self.order.append(key)
+        while len(self.order) > self.config.window:
+            self.write(self.order.popleft())
+
+    def write(self, key: str) -> None:
+        entry = self.held.pop(key)
+        if key in self.silent:
+            self.silent.discard(key)
+        else:
+            for reaction in entry.get("reactions", ()):
+                self.stats.reactions += len(reaction["recent"])
+                self.stats.unattributed += reaction["count"] - len(reaction["recent"])
+        # One entry at a time: the file object buffers, and a batch of entries would be the
+        # biggest thing in memory (a text with an emoji takes four bytes a character).
+        self.out.write(self.separator)
+        self.out.write(json.dumps(entry, ensure_ascii=False))
+        self.separator = ",\n  "
+
+    def begin(self) -> None:
+        config = self.config
+        self.out.write(
+            "{\n"
+            f' "name": {json.dumps(config.name, ensure_ascii=False)},\n'
+            ' "type": "private_supergroup",\n'
+            f' "id": {config.export_id},\n'
+            ' "messages": ['
+        )
+
+    def end(self) -> None:
+        while self.order:
+            self.write(self.order.popleft())
+        self.out.write("\n ]\n}\n")
+
+
+def _telegram_id(member: str) -> int:
+    """The Telegram user id of a member (``u17`` -> 7000017)."""
+    return TELEGRAM_USER_BASE + int(member[1:])
+
+
+def _telegram_user(user: dict[str, Any]) -> str:
+    """The export's ``from_id`` of a member (``user7000017``)."""
+    return f"user{_telegram_id(user['id'])}"
+
+
+def _display(name: str) -> str:
+    """A display name from a member name (``anna_berger`` -> ``Anna Berger``)."""
+    return name.replace("_", " ").title()
+
+
+def write_telegram_export(path: Path, config: TelegramExportConfig) -> TelegramExportStats:
+    """Stream the community into ``path`` as a Telegram Desktop export; says what it holds.
+
+    Entries are written as they are made; only the last ``config.window`` messages wait in
+    memory for their reactions. ``stats.messages`` is ``config.messages`` unless the
+    community's records ran out first.
+    """
+    community = config.community
+    # Enough records for ``messages`` entries: reactions make no entry of their own.
+    lines = int(config.messages / (1.0 - community.reaction_share) * 1.05) + 100
+    # As busy as the community: a small export spread over weeks would be mostly quiet
+    # hours, and a replay runs scheduled work at every hour the history crosses.
+    days = community.days * min(1.0, lines / max(1, community.lines))
+    source = labelled(replace(community, lines=lines, days=days))
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        export = _TelegramExport(config, out)
+        export.begin()
+        for record, kind, _lang in source:
+            if export.number >= config.messages and record["type"] == "message":
+                break
+            export.add(record, kind)
+        export.end()
+    export.stats.bytes = path.stat().st_size
+    return export.stats

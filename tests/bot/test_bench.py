@@ -7,6 +7,7 @@ import io
 import json
 import os
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
@@ -14,24 +15,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
+from adapters.imports import detect as notes
+from adapters.imports.detect import Format, detect
 from adapters.imports.jsonl import JsonlReader, LineError, LineEvent
+from adapters.imports.telegram_export import TelegramExportReader
+from bot.bench import run as run_module
 from bot.bench import synth
 from bot.bench.run import (
     BenchOptions,
     _assemble,
     _budgeted,
+    _import_child,
     _Phases,
     _replay_postgres,
     floor,
     git_commit,
+    main,
     offer,
     percentile,
     print_table,
     run_bench,
 )
-from bot.bench.synth import SynthConfig, SynthStats, labelled, write_jsonl
+from bot.bench.synth import (
+    SynthConfig,
+    SynthStats,
+    TelegramExportConfig,
+    labelled,
+    write_jsonl,
+    write_telegram_export,
+)
 from bot.events import CommandIssued, MessagePosted, ReactionAdded, ReactionRemoved
 from bot.features.complaints import ComplaintsFeature
 from bot.features.karma import KarmaFeature
@@ -210,6 +225,85 @@ def test_adverts_score_as_promotion(lang: str) -> None:
         assert feature.analyse(text, None)["promo"]["is"] is False
 
 
+# --- the Telegram export ----------------------------------------------------------------
+
+TELEGRAM = TelegramExportConfig(messages=1500, community=replace(SMALL, seed=3))
+
+
+def test_the_export_is_deterministic(tmp_path: Path) -> None:
+    first, second, other = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    write_telegram_export(first, TELEGRAM)
+    write_telegram_export(second, TELEGRAM)
+    community = replace(TELEGRAM.community, seed=4)
+    write_telegram_export(other, replace(TELEGRAM, community=community))
+    assert first.read_bytes() == second.read_bytes() != other.read_bytes()
+
+
+def test_the_export_holds_what_a_telegram_desktop_export_holds(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    written = write_telegram_export(path, TELEGRAM)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entries = data["messages"]
+    assert (data["type"], len(entries), written.messages) == ("private_supergroup", 1500, 1500)
+    assert written.bytes == path.stat().st_size
+    assert [e["id"] for e in entries] == list(range(1, 1501))
+    stamps = [int(e["date_unixtime"]) for e in entries]
+    assert stamps == sorted(stamps)
+    plain = [e for e in entries if e["type"] == "message" and isinstance(e["text"], str)]
+    listed = [e for e in entries if isinstance(e["text"], list)]
+    assert plain and len(listed) == written.entity_texts > 0
+    kinds = {p["type"] for e in listed for p in e["text"] if isinstance(p, dict)}
+    assert {"link", "mention", "mention_name", "bold", "bot_command"} <= kinds
+    joins = [e for e in entries if e["type"] == "service"]
+    assert len(joins) == written.joins > 0
+    assert {e["action"] for e in joins} == {"join_group_by_link"}
+    replies = [e for e in entries if "reply_to_message_id" in e]
+    assert len(replies) == written.replies > 0
+    assert all(e["reply_to_message_id"] < e["id"] for e in replies)
+    assert sum("forwarded_from" in e for e in entries) == written.forwarded > 0
+    assert sum("inline_bot_buttons" in e for e in entries) == written.bot_posts
+    reactions = [r for e in entries for r in e.get("reactions", ())]
+    assert reactions and all(len(r["recent"]) <= r["count"] > 0 for r in reactions)
+    assert all(len(r["recent"]) <= TELEGRAM.recent_limit for r in reactions)
+    assert written.posts + written.joins + written.commands + written.bot_posts == 1500
+
+
+def test_the_importer_reads_the_export_as_the_generator_says(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    written = write_telegram_export(path, TELEGRAM)
+    assert detect(path) is Format.TELEGRAM
+    reader = TelegramExportReader(lambda _chat: "demo")
+    items = list(reader.read(path))
+    assert [i for i in items if isinstance(i, LineError)] == []
+    kinds = Counter(i.event.kind for i in items if isinstance(i, LineEvent))
+    assert kinds == {
+        "MessagePosted": written.posts,
+        "MemberJoined": written.joins,
+        "ReactionAdded": written.reactions,
+    }
+    assert reader.counts[notes.UNATTRIBUTED] == written.unattributed > 0
+    assert reader.counts[notes.FORWARDED] == written.forwarded
+    assert reader.counts[notes.EDITED] == written.edited > 0
+    assert reader.counts[notes.COMMANDS] == written.commands
+
+
+def test_the_export_is_written_as_it_is_generated(tmp_path: Path) -> None:
+    def peak(messages: int) -> int:
+        config = replace(TELEGRAM, messages=messages, window=50)
+        tracemalloc.start()
+        try:
+            write_telegram_export(tmp_path / f"{messages}.json", config)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(1000), peak(5000)
+    # Members, the recent messages and one write buffer: five times the entries need
+    # about the same memory, far less than the file.
+    assert large < 1.5 * small
+    assert large < (tmp_path / "5000.json").stat().st_size / 2
+
+
 # --- the harness pieces ------------------------------------------------------------------
 
 
@@ -283,6 +377,16 @@ def _fake_results(replay: float, rss: float, large: bool, capped: bool = True) -
         "replay_postgres": {"skipped": "not set"},
         "live": {"processed": 10, "offered": 10, "p50_ms": 2.0, "p99_ms": 8.0, "seconds": 1.0},
         "analyze": {"processed": 900, "rate": 5000.0, "seconds": 0.2, "capped": False},
+        "import_telegram": {
+            "processed": 150,
+            "messages": 150,
+            "rate": 50.0,
+            "events_per_s": 70.0,
+            "seconds": 3.0,
+            "capped": True,
+            "peak_rss_mb": 120.0,
+            "export": {"messages": 300, "posts": 260, "bytes": 100_000, "seconds": 0.1},
+        },
     }
     options = BenchOptions(messages=1000, large=large, out=Path("/nonexistent/x.json"))
     return _assemble(options, phases)
@@ -352,6 +456,60 @@ def test_the_table_says_when_a_phase_was_capped() -> None:
     assert "capped: first 400 of 1,000 lines" in text
     assert "all 1,000 lines" in text
     assert "skipped: not set" in text
+    assert "capped: first 150 of 260 messages in 3 s; Telegram export of 300 entries" in text
+    assert "the import stopped at its time budget: not the whole export" in text
+    for figure in ("import_msgs", "import_msgs_per_s", "import_peak_rss_mb"):
+        assert figure in text
+
+
+def test_the_import_figures_are_the_import_phases() -> None:
+    results = _fake_results(500.0, 100.0, False)
+    assert (
+        results["import_msgs"],
+        results["import_msgs_per_s"],
+        results["import_peak_rss_mb"],
+        results["import_capped"],
+    ) == (150, 50.0, 120.0, True)
+    assert results["counts"]["import_telegram"] == {"processed": 150, "of": 260, "seconds": 3.0}
+    phases = _Phases()
+    phases.results = {"import_telegram": {"skipped": "not selected (--only)"}}
+    skipped = _assemble(BenchOptions(out=Path("/nonexistent/x.json")), phases)
+    assert [skipped[k] for k in ("import_msgs", "import_msgs_per_s", "import_capped")] == [
+        None,
+        None,
+        None,
+    ]
+
+
+async def test_the_import_stops_at_its_budget_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    written = write_telegram_export(path, replace(TELEGRAM, messages=4000))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'import.db'}"
+    result = await _import_child({"file": str(path), "url": url, "budget": 0.2})
+    assert result["capped"] is True
+    assert result["events"] > 0 and result["messages"] < written.posts
+    assert result["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("only", "running"),
+    [
+        ("", {"floor", "replay_sqlite", "replay_postgres", "live", "analyze", "import_telegram"}),
+        ("import_telegram", {"import_telegram"}),
+        ("floor, analyze", {"floor", "analyze"}),
+        ("live", {"live", "replay_sqlite"}),  # live runs over the replayed database
+    ],
+)
+def test_only_chooses_the_phases(only: str, running: set[str]) -> None:
+    chosen = frozenset(n.strip() for n in only.split(",") if n.strip())
+    options = BenchOptions(only=chosen)
+    assert {p for p in run_module.PHASES if options.runs(p)} == running
+
+
+def test_only_refuses_an_unknown_phase() -> None:
+    result = CliRunner().invoke(main, ["--only", "import_telegram,replay"])
+    assert result.exit_code == 2
+    assert "unknown phase replay" in result.output
 
 
 # --- end to end --------------------------------------------------------------------------
@@ -374,6 +532,10 @@ FIELDS = {
     "peak_rss_mb",
     "per_message_us",
     "per_message_us_postgres",
+    "import_msgs",
+    "import_msgs_per_s",
+    "import_peak_rss_mb",
+    "import_capped",
     "capped",
     "counts",
     "failed",
@@ -394,6 +556,8 @@ def _options(tmp_path: Path, **changes: Any) -> BenchOptions:
         "budget_seconds": 3.0,
         "analyze_budget_seconds": 1.0,
         "workdir": tmp_path / "work",
+        "import_messages": 150,
+        "import_budget_seconds": 60.0,
     }
     return BenchOptions(**{**defaults, **changes})
 
@@ -419,6 +583,7 @@ def test_the_harness_runs_end_to_end(tmp_path: Path) -> None:
         "seed": 1,
         "large": False,
         "live_offered": 100,
+        "import_messages": 150,
     }
     replay = written["phases"]["replay_sqlite"]
     assert replay["errors"] == 0 and replay["log_errors"] == 0
@@ -431,6 +596,32 @@ def test_the_harness_runs_end_to_end(tmp_path: Path) -> None:
         written["replay_sqlite_msgs_per_s"] >= 10_000
     )
     assert "replay_sqlite_msgs_per_s" in out.getvalue()
+    # The whole export imported (60 s for 150 entries): every message of it, counted.
+    imported = written["phases"]["import_telegram"]
+    export = imported["export"]
+    assert written["import_capped"] is False and export["messages"] == 150
+    assert written["import_msgs"] == imported["messages"] == export["posts"] > 0
+    assert (imported["joins"], imported["reactions"]) == (export["joins"], export["reactions"])
+    assert imported["errors"] == imported["log_errors"] == imported["duplicates"] == 0
+    assert written["import_msgs_per_s"] > 0 and written["import_peak_rss_mb"] > 20
+    assert written["counts"]["import_telegram"]["of"] == export["posts"]
+    assert f"all {export['posts']:,} messages" in out.getvalue()
+
+
+def test_one_phase_runs_alone_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    args = ["--only", "import_telegram", "--import-messages", "200", "--import-budget-seconds"]
+    args += ["60", "--out", str(out), "--workdir", str(tmp_path / "work"), "--skip-postgres"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    skipped = {name for name, phase in written["phases"].items() if "skipped" in phase}
+    assert skipped == {"generate", "floor", "replay_sqlite", "replay_postgres", "live", "analyze"}
+    assert not (tmp_path / "work" / "community.jsonl").exists()
+    assert written["sizes"]["import_messages"] == 200
+    export = written["phases"]["import_telegram"]["export"]
+    assert written["import_msgs"] == export["posts"] > 0 and written["import_capped"] is False
+    assert written["import_peak_rss_mb"] > 20 and written["failed"] == []
 
 
 @pytest.mark.skipif(

@@ -1,19 +1,13 @@
 """Telegram Desktop exports: keys as live, text without quotes, time order, breaks, re-runs.
 
-Run as a script to measure the memory of a large import (not part of the suite)::
+The memory of a large import is measured by the benchmark::
 
-    .venv/bin/python -m tests.adapters.imports.test_telegram_export 500000
+    .venv/bin/python -m bot.bench --only import_telegram --import-messages 500000
 """
 
 from __future__ import annotations
 
 import json
-import random
-import resource
-import subprocess
-import sys
-import tempfile
-import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterable
@@ -40,6 +34,12 @@ from adapters.imports.telegram_export import (
     peer_of,
 )
 from bot.app import App
+from bot.bench.synth import (
+    SynthConfig,
+    TelegramExportConfig,
+    TelegramExportStats,
+    write_telegram_export,
+)
 from bot.cli import main
 from bot.events import Event, MemberJoined, MessagePosted, ReactionAdded
 from bot.replay import ReplayStats, replay_items
@@ -682,103 +682,45 @@ def test_chat_chooses_chats_by_name_or_id(choice: str, keys: list[str]) -> None:
 
 # --- streaming --------------------------------------------------------------------------
 
-GERMAN = [
-    "Weiß jemand, wie man die Schaltung nachstellt?",
-    "Ich fahre morgen die Runde am See, wer kommt mit?",
-    "Der Reifendruck sollte bei 4 bar liegen.",
-    "Hat jemand Erfahrung mit Scheibenbremsen im Winter?",
-]
-ENGLISH = [
-    "Does anyone know a good bike shop downtown?",
-    "The new trail is open, the surface is great.",
-    "I use 40 mm tyres for gravel, works fine.",
-    "Anyone up for a ride on Sunday morning?",
-]
-THANKS = ["Danke dir, klappt!", "Thanks, that worked!", "Vielen Dank!", "Thank you so much!"]
+
+def synthetic_export(
+    path: Path, messages: int, *, members: int = 2000, seed: int = 7
+) -> TelegramExportStats:
+    """The benchmark's export of its synthetic community: joins, questions, answers,
+    thanks, entity texts, forwards and reactions, written as they are generated."""
+    community = SynthConfig(members=members, seed=seed)
+    return write_telegram_export(path, TelegramExportConfig(messages=messages, community=community))
 
 
-def write_synthetic_export(path: Path, messages: int, *, members: int = 2000, seed: int = 7) -> int:
-    """Write a one-chat export of ``messages`` messages and return its size in bytes.
-
-    Joins, questions, answers, thanks and reactions, written as they are generated (the
-    export is never held whole).
-    """
-    rng = random.Random(seed)
-    stamp = T0
-    with path.open("w", encoding="utf-8") as out:
-        out.write('{\n "name": "Synthetische Radler",\n "type": "private_supergroup",\n')
-        out.write(' "id": 2222222222,\n "messages": [')
-        for number in range(1, messages + 1):
-            stamp += rng.randint(5, 90)
-            local = local_date(stamp)
-            user = rng.randrange(members)
-            raw: dict[str, Any] = {
-                "id": number,
-                "type": "message",
-                "date": local,
-                "date_unixtime": str(stamp),
-                "from": f"Mitglied {user}",
-                "from_id": f"user{100_000 + user}",
-            }
-            roll = rng.random()
-            if roll < 0.02:
-                raw.update(type="service", action="join_group_by_link", actor=raw.pop("from"))
-                raw["actor_id"] = raw.pop("from_id")
-                raw["text"] = ""
-            elif roll < 0.25 and number > 1:
-                raw["reply_to_message_id"] = number - rng.randint(1, min(number - 1, 5))
-                raw["text"] = rng.choice(THANKS)
-            else:
-                text = rng.choice(GERMAN + ENGLISH)
-                if rng.random() < 0.2:
-                    raw["text"] = [text, {"type": "link", "text": "https://example.org/tipp"}]
-                else:
-                    raw["text"] = text
-            if raw["type"] == "message" and rng.random() < 0.15:
-                givers = rng.sample(range(members), rng.randint(1, 3))
-                raw["reactions"] = [
-                    {
-                        "type": "emoji",
-                        "count": len(givers) + rng.randint(0, 2),
-                        "emoji": rng.choice(["👍", "❤", "🎉", "😂"]),
-                        "recent": [
-                            {
-                                "from": f"Mitglied {giver}",
-                                "from_id": f"user{100_000 + giver}",
-                                "date": local,
-                            }
-                            for giver in givers
-                        ],
-                    }
-                ]
-            out.write(("\n  " if number == 1 else ",\n  ") + json.dumps(raw, ensure_ascii=False))
-        out.write("\n ]\n}\n")
-    return path.stat().st_size
-
-
-def peak_memory_of_reading(path: Path) -> tuple[int, Counter[str]]:
-    """The peak of memory allocated while reading a file, and the kinds of events read."""
+def peak_memory_of_reading(path: Path) -> tuple[int, Counter[str], Counter[str]]:
+    """The peak of memory allocated while reading a file, the kinds of events read and the
+    reader's counts."""
+    source = reader()
     tracemalloc.start()
     try:
-        read = Counter(
-            item.event.kind for item in reader().read(path) if isinstance(item, LineEvent)
-        )
-        return tracemalloc.get_traced_memory()[1], read
+        read = Counter(item.event.kind for item in source.read(path) if isinstance(item, LineEvent))
+        return tracemalloc.get_traced_memory()[1], read, source.counts
     finally:
         tracemalloc.stop()
 
 
 def test_reading_streams_without_holding_the_file(tmp_path: Path) -> None:
     small, large = tmp_path / "small.json", tmp_path / "large.json"
-    write_synthetic_export(small, 1000)
-    size = write_synthetic_export(large, 5000)
-    small_peak, _ = peak_memory_of_reading(small)
-    large_peak, read = peak_memory_of_reading(large)
-    assert read["MessagePosted"] + read["MemberJoined"] == 5000
-    assert read["ReactionAdded"] > 500
+    synthetic_export(small, 1000)
+    written = synthetic_export(large, 5000)
+    small_peak, _, _ = peak_memory_of_reading(small)
+    large_peak, read, counts = peak_memory_of_reading(large)
+    assert written.messages == 5000
+    assert (read["MessagePosted"], read["MemberJoined"]) == (written.posts, written.joins)
+    # Every entry of the file is accounted for: imported, or counted as not replayed.
+    assert (
+        read["MessagePosted"] + read["MemberJoined"] + counts[notes.COMMANDS] + counts[notes.BOTS]
+        == 5000
+    )
+    assert read["ReactionAdded"] == written.reactions > 500
     # A parser buffer, one message and a few waiting reactions: five times the messages
     # need about the same memory, well below the size of the file.
-    assert size > 1_000_000
+    assert written.bytes == large.stat().st_size > 1_000_000
     assert large_peak < 2 * small_peak
     assert large_peak < 3_000_000
 
@@ -787,11 +729,15 @@ async def test_a_synthetic_export_replays_with_every_feature(
     make_app: MakeApp, tmp_path: Path
 ) -> None:
     path = tmp_path / "result.json"
-    write_synthetic_export(path, 1000, members=100)
+    written = synthetic_export(path, 1000, members=100)
     app = await make_app()
     stats, counts = await import_files(app, path)
-    assert stats.messages + stats.joins == 1000 and stats.errors == []
-    assert stats.reactions > 100 and counts[notes.UNATTRIBUTED] > 0
+    assert (stats.messages, stats.joins) == (written.posts, written.joins)
+    assert stats.messages + stats.joins + counts[notes.COMMANDS] + counts[notes.BOTS] == 1000
+    assert stats.errors == []
+    assert stats.reactions == written.reactions > 100
+    assert counts[notes.UNATTRIBUTED] == written.unattributed > 0
+    assert counts[notes.FORWARDED] == written.forwarded > 0
     assert await count(app, models.Message) == stats.messages
     assert stats.decisions["karma"] > 20
 
@@ -845,35 +791,3 @@ def test_the_command_names_skipped_chats_and_broken_files(tmp_path: Path) -> Non
     nothing.write_text("hello", encoding="utf-8")
     result = run(str(nothing), "--db", url)
     assert result.exit_code == 2 and "not a chat history" in result.stderr
-
-
-# --- the memory benchmark (a script, not a test) ---------------------------------------
-
-
-def benchmark(messages: int) -> None:
-    """Generate an export, import it with ``leumund replay`` and print the peak memory."""
-    with tempfile.TemporaryDirectory(prefix="leumund-import-bench-") as tmp:
-        path = Path(tmp) / "result.json"
-        started = time.perf_counter()
-        size = write_synthetic_export(path, messages)
-        took = time.perf_counter() - started
-        print(f"export: {messages} messages, {size / 1e6:.0f} MB, written in {took:.0f} s")
-        started = time.perf_counter()
-        command = [
-            sys.executable,
-            "-c",
-            "from bot.cli import main; main()",
-            "replay",
-            str(path),
-            "--db",
-            f"sqlite+aiosqlite:///{tmp}/bench.db",
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(done.stderr[-3000:])
-        took = time.perf_counter() - started
-        print(f"replay: exit {done.returncode}, {took:.0f} s, peak RSS {peak:.0f} MB")
-
-
-if __name__ == "__main__":
-    benchmark(int(sys.argv[1]) if len(sys.argv) > 1 else 500_000)

@@ -96,7 +96,7 @@ class KarmaEntry(SQLModel, table=True):
 
     __tablename__ = "karma_ledger"
     __table_args__ = (
-        Index("ix_karma_community_receiver", "community", "receiver"),
+        Index("ix_karma_community_receiver_at", "community", "receiver", "at"),
         Index("ix_karma_community_giver_at", "community", "giver", "at"),
         Index("ix_karma_source", "chat", "message_id"),
     )

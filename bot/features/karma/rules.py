@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, union_all
 from sqlmodel import col
 
 from bot.features.base import Context
@@ -113,25 +113,29 @@ class Ledger:
         """Per (giver, receiver) sums of the awards and reversals touching the keys."""
         entry = models.KarmaEntry
         g, r = col(entry.giver), col(entry.receiver)
-        points, at, reason = col(entry.points), col(entry.at), col(entry.reason)
-        earned = reason.in_(EARNED)
-        stmt = (
-            select(
-                g,
-                r,
-                func.sum(case((at >= ring_since, points), else_=0.0)),
-                func.sum(case((earned & (at >= today), points), else_=0.0)),
-                func.max(case((earned & (points > 0), at), else_=None)),
-            )
-            .where(
-                col(entry.community) == self.community,
-                at >= since,
-                reason.in_(NETTED),
-                g.is_not(None),
-                or_(g.in_(keys), r.in_(keys)),
-            )
-            .group_by(g, r)
+        common = (
+            col(entry.community) == self.community,
+            col(entry.at) >= since,
+            col(entry.reason).in_(NETTED),
         )
+        columns = (g, r, col(entry.points), col(entry.at), col(entry.reason))
+        # Two index searches (giver, then receiver) instead of one OR: with an OR, SQLite
+        # walks every ledger row of the community, and the cost grows with the history.
+        # "giver NOT IN keys" keeps rows with both sides in keys once and drops
+        # giverless rows (NOT IN is NULL for them).
+        rows = union_all(
+            select(*columns).where(*common, g.in_(keys)),
+            select(*columns).where(*common, r.in_(keys), g.not_in(keys)),
+        ).subquery()
+        points, at = rows.c.points, rows.c.at
+        earned = rows.c.reason.in_(EARNED)
+        stmt = select(
+            rows.c.giver,
+            rows.c.receiver,
+            func.sum(case((at >= ring_since, points), else_=0.0)),
+            func.sum(case((earned & (at >= today), points), else_=0.0)),
+            func.max(case((earned & (points > 0), at), else_=None)),
+        ).group_by(rows.c.giver, rows.c.receiver)
         return [
             Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), last)
             for a, b, net, day, last in (await self.store.session.execute(stmt)).all()

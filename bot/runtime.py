@@ -58,6 +58,9 @@ class Runtime:
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Set once the actions a previous run left in the outbox were handled (or the wait
+        # for the adapters ended with a stop).
+        self.recovered = asyncio.Event()
 
     async def sink(self, event: Event) -> None:
         """Handle one event and execute what the engine decided."""
@@ -206,16 +209,17 @@ class Runtime:
         finally:
             stopping.cancel()
             ready.cancel()
-        if self._stopping.is_set():
-            return
         try:
-            await self.recover()
+            if not self._stopping.is_set():
+                await self.recover()
         except Exception as exc:
             reason = fatal_reason(exc)
             if reason is None:
                 log.exception("delivering the actions left by the previous run failed")
             else:
                 self._fail(reason, exc, None)
+        finally:
+            self.recovered.set()
 
     def _fail(self, reason: str, exc: BaseException, event: Event | None) -> None:
         """Stop cleanly on a database that cannot store: going on would lose events."""

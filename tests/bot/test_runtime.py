@@ -354,6 +354,9 @@ async def test_a_full_disk_stops_the_bot_with_a_clear_error_and_keeps_what_was_s
         cursor.close()
 
     event.listen(app.db.engine.sync_engine, "connect", full)
+    # Disposing the pool while the start-up outbox recovery holds a connection would
+    # orphan that connection; it is done by now.
+    await asyncio.wait_for(runtime.recovered.wait(), 5)
     await app.db.engine.dispose()
     long_text = "x" * 200_000  # needs new pages
     await adapter.sink(message(2, long_text, "bob"))

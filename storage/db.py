@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from storage import inline_sqlite
+
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,18 +78,31 @@ class PoolSettings:
 class Database:
     """Owns the async engine and hands out sessions; one per process."""
 
-    def __init__(self, url: str, *, pool: PoolSettings | None = None, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool: PoolSettings | None = None,
+        echo: bool = False,
+        sqlite_on_loop: bool = False,
+    ) -> None:
+        """``sqlite_on_loop``: run SQLite calls on the event-loop thread (for replays)."""
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             # One process and one writer: the pool settings do not apply.
+            connect_args: dict[str, Any] = {}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool
-                kwargs["connect_args"] = {"check_same_thread": False}
+                connect_args["check_same_thread"] = False
             else:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            if sqlite_on_loop:
+                connect_args["async_creator_fn"] = inline_sqlite.connect
+            if connect_args:
+                kwargs["connect_args"] = connect_args
         else:
             pool = pool or PoolSettings()
             kwargs["pool_size"] = pool.size

@@ -490,14 +490,14 @@ async def _replay_child(spec: dict[str, Any]) -> dict[str, Any]:
     from bot.replay import open_lines, replay
 
     url = spec["url"]
-    app = await App.create(default_config(url), database_url=url)
+    # As ``leumund replay`` does (SQLite on the loop's thread).
+    app = await App.create(default_config(url), database_url=url, sqlite_on_loop=True)
     state: dict[str, Any] = {"capped": False}
     profiler: Any = None
     try:
         with open_lines(Path(spec["file"])) as source:
             if spec.get("profile"):
-                # Sampling the event loop thread; aiosqlite's worker thread is not sampled,
-                # its share shows up as the loop waiting in select().
+                # Sampling the event loop thread, which also runs SQLite here.
                 # Every 5 ms: each sample keeps its whole stack, 1 ms would cost gigabytes.
                 profiler = importlib.import_module("pyinstrument").Profiler(
                     interval=PROFILE_INTERVAL, async_mode="disabled"
@@ -537,7 +537,7 @@ async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
     # What ``leumund replay FILE --db URL`` does without --config: the embedded defaults
     # (every feature on), the format detected from the content, the command's readers.
     config = default_config(url)
-    app = await App.create(config, database_url=url)
+    app = await App.create(config, database_url=url, sqlite_on_loop=True)
     state: dict[str, Any] = {"capped": False}
     try:
         with contextlib.ExitStack() as stack:

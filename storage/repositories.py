@@ -39,8 +39,10 @@ def _insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Ins
 
 
 async def _changed(session: AsyncSession, stmt: Any, params: Any = None) -> bool:
-    """Run a DML statement; True if it touched a row."""
-    result = cast("CursorResult[Any]", await session.execute(stmt, params))
+    """Run a Core DML statement; True if it touched a row."""
+    # On the session's connection: the ORM layer adds nothing to a Core statement.
+    connection = await session.connection()
+    result = cast("CursorResult[Any]", await connection.execute(stmt, params))
     return bool(result.rowcount)
 
 
@@ -84,6 +86,13 @@ def _member_statement(dialect: str) -> Any:
             new.first_seen < old.first_seen,
         ),
     )
+
+
+# Read for replies, reactions and edits of nearly every event.
+_MESSAGE_BY_ID = select(models.Message).where(
+    col(models.Message.chat) == bindparam("chat"),
+    col(models.Message.message_id) == bindparam("message_id"),
+)
 
 
 def _table(name: str) -> Table:
@@ -260,10 +269,8 @@ class Messages:
 
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""
-        stmt = select(models.Message).where(
-            col(models.Message.chat) == chat, col(models.Message.message_id) == message_id
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        params = {"chat": chat, "message_id": message_id}
+        return (await self.session.execute(_MESSAGE_BY_ID, params)).scalar_one_or_none()
 
     async def set_fields(self, chat: str, message_id: str, **values: Any) -> None:
         """Update fields of a message (text after an edit, deleted, is_thanks)."""

@@ -24,9 +24,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select, union_all
+from sqlalchemy import BindParameter, bindparam, case, func, or_, select, union_all
 from sqlmodel import col
 
 from bot.features.base import Context
@@ -37,6 +38,53 @@ from storage.repositories import Store
 
 EARNED = ("thanks", "reaction")
 NETTED = ("thanks", "reaction", "reversal")
+
+
+def _pairs_statement() -> Any:
+    entry = models.KarmaEntry
+    g, r = col(entry.giver), col(entry.receiver)
+    keys: BindParameter[str] = bindparam("keys", expanding=True)
+    common = (
+        col(entry.community) == bindparam("community"),
+        col(entry.at) >= bindparam("since"),
+        col(entry.reason).in_(NETTED),
+    )
+    columns = (g, r, col(entry.points), col(entry.at), col(entry.reason))
+    # Two index searches (giver, then receiver) instead of one OR: with an OR, SQLite
+    # walks every ledger row of the community, and the cost grows with the history.
+    # "giver NOT IN keys" keeps rows with both sides in keys once and drops giverless
+    # rows (NOT IN is NULL for them).
+    rows = union_all(
+        select(*columns).where(*common, g.in_(keys)),
+        select(*columns).where(*common, r.in_(keys), g.not_in(keys)),
+    ).subquery()
+    points, at = rows.c.points, rows.c.at
+    earned = rows.c.reason.in_(EARNED)
+    return select(
+        rows.c.giver,
+        rows.c.receiver,
+        func.sum(case((at >= bindparam("ring_since"), points), else_=0.0)),
+        func.sum(case((earned & (at >= bindparam("today")), points), else_=0.0)),
+        func.max(case((earned & (points > 0), at), else_=None)),
+    ).group_by(rows.c.giver, rows.c.receiver)
+
+
+def _totals_statement() -> Any:
+    entry = models.KarmaEntry
+    r, points = col(entry.receiver), col(entry.points)
+    return select(
+        func.sum(case((r.in_(bindparam("givers", expanding=True)), points), else_=0.0)),
+        func.sum(case((r.in_(bindparam("receivers", expanding=True)), points), else_=0.0)),
+    ).where(
+        col(entry.community) == bindparam("community"),
+        r.in_(bindparam("both", expanding=True)),
+    )
+
+
+# Built once and bound with parameters: the judge runs for every award, and building
+# these statements cost more than running them.
+_PAIRS = _pairs_statement()
+_TOTALS = _totals_statement()
 BOT, SELF, COOLDOWN, RECIPROCAL = "bot", "self", "cooldown", "reciprocal"
 CAP_GIVER, CAP_RECEIVER, RING, NEW_MEMBER = (
     "daily_cap_giver",
@@ -111,45 +159,27 @@ class Ledger:
         self, keys: Sequence[str], since: datetime, today: datetime, ring_since: datetime
     ) -> list[Pair]:
         """Per (giver, receiver) sums of the awards and reversals touching the keys."""
-        entry = models.KarmaEntry
-        g, r = col(entry.giver), col(entry.receiver)
-        common = (
-            col(entry.community) == self.community,
-            col(entry.at) >= since,
-            col(entry.reason).in_(NETTED),
-        )
-        columns = (g, r, col(entry.points), col(entry.at), col(entry.reason))
-        # Two index searches (giver, then receiver) instead of one OR: with an OR, SQLite
-        # walks every ledger row of the community, and the cost grows with the history.
-        # "giver NOT IN keys" keeps rows with both sides in keys once and drops
-        # giverless rows (NOT IN is NULL for them).
-        rows = union_all(
-            select(*columns).where(*common, g.in_(keys)),
-            select(*columns).where(*common, r.in_(keys), g.not_in(keys)),
-        ).subquery()
-        points, at = rows.c.points, rows.c.at
-        earned = rows.c.reason.in_(EARNED)
-        stmt = select(
-            rows.c.giver,
-            rows.c.receiver,
-            func.sum(case((at >= ring_since, points), else_=0.0)),
-            func.sum(case((earned & (at >= today), points), else_=0.0)),
-            func.max(case((earned & (points > 0), at), else_=None)),
-        ).group_by(rows.c.giver, rows.c.receiver)
+        params = {
+            "community": self.community,
+            "keys": list(keys),
+            "since": since,
+            "today": today,
+            "ring_since": ring_since,
+        }
         return [
             Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), last)
-            for a, b, net, day, last in (await self.store.session.execute(stmt)).all()
+            for a, b, net, day, last in (await self.store.session.execute(_PAIRS, params)).all()
         ]
 
     async def totals(self, givers: Sequence[str], receivers: Sequence[str]) -> tuple[float, float]:
         """All-time karma of the giver's and of the receiver's accounts, in one query."""
-        entry = models.KarmaEntry
-        r, points = col(entry.receiver), col(entry.points)
-        stmt = select(
-            func.sum(case((r.in_(givers), points), else_=0.0)),
-            func.sum(case((r.in_(receivers), points), else_=0.0)),
-        ).where(col(entry.community) == self.community, r.in_([*givers, *receivers]))
-        giver_total, receiver_total = (await self.store.session.execute(stmt)).one()
+        params = {
+            "community": self.community,
+            "givers": list(givers),
+            "receivers": list(receivers),
+            "both": [*givers, *receivers],
+        }
+        giver_total, receiver_total = (await self.store.session.execute(_TOTALS, params)).one()
         return float(giver_total or 0.0), float(receiver_total or 0.0)
 
     async def community_start(self) -> datetime | None:

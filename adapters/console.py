@@ -203,7 +203,10 @@ Console chat. Type a message to post it as the current member.
 Every other /command goes to the bot (try /help).
 """
 
-_DURATION = re.compile(r"^(\d+)\s*([mhd])$")
+# Longer waits would soon take the test clock past the year 9999.
+_DURATION = re.compile(r"^(\d{1,9})\s*([mhd])$")
+MAX_WAIT = timedelta(days=366)
+MAX_OFFSET = timedelta(days=100 * 366)
 
 
 async def run_console(
@@ -248,7 +251,14 @@ async def run_console(
                     out("usage: /wait 30m | 2h | 1d")
                     continue
                 unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-                offset += timedelta(**{unit: int(match.group(1))})
+                step = timedelta(**{unit: int(match.group(1))})
+                if step > MAX_WAIT:
+                    out("usage: /wait 30m | 2h | 1d (at most 366 days at a time)")
+                    continue
+                if offset + step > MAX_OFFSET:
+                    out("the clock is already 100 years ahead; /wait stops there")
+                    continue
+                offset += step
                 await chat.tick()
             elif text.startswith("/edit "):
                 number, _, new_text = text[6:].partition(" ")

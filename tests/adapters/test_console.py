@@ -50,3 +50,17 @@ async def test_say_react_edit_delete(make_chat: MakeChat) -> None:
     await chat.delete(first)
     assert chat.lines[0].text == "hallo welt"
     assert [a.kind for a in chat.sent] == ["Reply", "React"]
+
+
+async def test_wait_is_bounded_so_the_clock_cannot_overflow(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[Echo()])
+    script = "\n".join(
+        ["/wait 9999999999d", "/wait 999999999d", *["/wait 366d"] * 101, "still here", "/quit"]
+    )
+    out = io.StringIO()
+    await run_console(chat, io.StringIO(script + "\n"), out)
+    text = out.getvalue()
+    assert text.count("usage: /wait 30m | 2h | 1d") == 2  # too many digits; longer than a year
+    assert "the clock is already 100 years ahead" in text
+    assert "#1 alice: still here" in text
+    assert chat.clock().year >= 2100

@@ -460,7 +460,8 @@ class Decisions:
             for r in rows
         ]
         if values:
-            await self.session.execute(insert(models.Decision), values)
+            # Core on the session's connection: the ORM bulk path adds nothing here.
+            await (await self.session.connection()).execute(insert(_table("decisions")), values)
 
 
 class Cases:

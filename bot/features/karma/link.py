@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
 from bot.actions import Action, DirectMessage, Reply
@@ -61,27 +61,26 @@ def platform_of(key: str) -> str:
     return key.partition(":")[0]
 
 
+# Built once: profiles are read for every thanks and reaction.
+_MEMBERS = select(models.Member).where(
+    col(models.Member.key).in_(bindparam("keys", expanding=True))
+)
+_ACCOUNTS = select(col(models.Member.key), col(models.Member.person)).where(
+    col(models.Member.person).in_(bindparam("persons", expanding=True))
+)
+
+
 async def profiles(store: Store, keys: Iterable[str]) -> dict[str, Profile]:
     """Profiles of members by key (unknown keys get a plain profile); at most two queries."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
-    rows = (
-        (
-            await store.session.execute(
-                select(models.Member).where(col(models.Member.key).in_(wanted))
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rows = (await store.session.execute(_MEMBERS, {"keys": wanted})).scalars().all()
     persons = {row.person for row in rows if row.person}
     linked: dict[str, list[str]] = {}
     if persons:
-        stmt = select(col(models.Member.key), col(models.Member.person)).where(
-            col(models.Member.person).in_(sorted(persons))
-        )
-        for key, person in (await store.session.execute(stmt)).all():
+        found_rows = await store.session.execute(_ACCOUNTS, {"persons": sorted(persons)})
+        for key, person in found_rows.all():
             linked.setdefault(str(person), []).append(key)
     found = {
         row.key: Profile(

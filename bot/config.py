@@ -64,6 +64,9 @@ class BotSection(StrictModel):
     timezone: str = Field("Europe/Berlin", description="default time zone of communities")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     retention_days: int = Field(30, ge=1, le=3650, description="days message texts are kept")
+    shutdown_seconds: float = Field(
+        10.0, gt=0, le=300, description="time events in flight get to finish on SIGTERM"
+    )
     # The PostgreSQL connection pool of this process; ignored for SQLite (one process,
     # one writer, no pool to size).
     pool_size: int = Field(5, ge=1, le=100, description="connections kept open (PostgreSQL)")

@@ -48,7 +48,9 @@ async def launch(config: Config) -> None:
         config.token("discord")
     app = await App.create(config)
     try:
-        runtime = Runtime(app, build_adapters(config, app))
+        runtime = Runtime(
+            app, build_adapters(config, app), shutdown_seconds=config.bot.shutdown_seconds
+        )
         log.info("Leumund is running for %d community(ies)", len(config.communities))
         await runtime.run()
     finally:

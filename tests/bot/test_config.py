@@ -90,6 +90,8 @@ def test_runtime_override_is_validated_before_it_applies() -> None:
     ("text", "expected"),
     [
         ("[karma]\ndaily_cap_giver = -1\n", ["karma.daily_cap_giver: must be >= 0 (line 2)"]),
+        ("[bot]\nshutdown_seconds = 0\n", ["bot.shutdown_seconds: must be > 0 (line 2)"]),
+        ("[bot]\nshutdown_seconds = 301\n", ["bot.shutdown_seconds: must be <= 300 (line 2)"]),
         (
             "[karma]\ndaily_cap_giver = 'x'\n",
             ["karma.daily_cap_giver: must be an integer (line 2)"],

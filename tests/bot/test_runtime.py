@@ -4,6 +4,7 @@ platform error on one action, the bounded drain on stop, and a database that can
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -486,3 +487,26 @@ async def test_an_event_whose_connection_is_killed_is_stored_again_not_dropped(
     async with app.db.session() as session:
         claimed = select(func.count()).select_from(models.ProcessedEvent)
         assert (await session.execute(claimed)).scalar_one() == 1
+
+
+async def test_the_bot_gets_the_configured_shutdown_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.launch
+    from bot.app import default_config
+
+    made: list[float] = []
+
+    class Started(Runtime):
+        async def run(self) -> None:
+            made.append(self.shutdown_seconds)
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'launch.db'}"
+    config = default_config(url)
+    config = dataclasses.replace(
+        config, bot=config.bot.model_copy(update={"shutdown_seconds": 2.5})
+    )
+    monkeypatch.setattr(bot.launch, "Runtime", Started)
+    monkeypatch.setattr(bot.launch, "build_adapters", lambda _config, _app: [Recorder()])
+    await bot.launch.launch(config)
+    assert made == [2.5]

@@ -347,8 +347,10 @@ def _problems(
         template = _MESSAGES.get(err["type"])
         ctx = err.get("ctx") or {}
         if template:
+            # A float bound that is a whole number reads as one: "<= 300", not "<= 300.0".
+            shown = {k: _number(v) for k, v in ctx.items()}
             try:
-                message = template.format(**ctx)
+                message = template.format(**shown)
             except KeyError:
                 message = err["msg"]
         else:
@@ -357,6 +359,12 @@ def _problems(
             message = f"must be {ctx.get('expected', err['msg'])}"
         found.append(Problem(_path_str(path), message, _line_for(lines, path)))
     return found
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _line_for(

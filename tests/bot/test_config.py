@@ -282,7 +282,7 @@ def test_line_numbers_count_only_toml_newlines() -> None:
         ),
         (
             "[[communities]]\nname = 'a'\n[communities.complaints]\nrepeat_window_hours = inf\n",
-            "communities[0].complaints.repeat_window_hours: must be <= 2160.0 (line 4)",
+            "communities[0].complaints.repeat_window_hours: must be <= 2160 (line 4)",
         ),
     ],
 )

@@ -42,7 +42,7 @@ def test_the_settings_are_read_from_the_bot_section() -> None:
         ("pool_size = 5.0", "bot.pool_size: must be an integer (line 3)"),
         ("max_overflow = -1", "bot.max_overflow: must be >= 0 (line 3)"),
         ("max_overflow = true", "bot.max_overflow: must be an integer (line 3)"),
-        ("pool_timeout_seconds = 0", "bot.pool_timeout_seconds: must be > 0.0 (line 3)"),
+        ("pool_timeout_seconds = 0", "bot.pool_timeout_seconds: must be > 0 (line 3)"),
         ("pool_timeout_seconds = '30'", "bot.pool_timeout_seconds: must be a number (line 3)"),
         ("pool_recycle_seconds = -1", "bot.pool_recycle_seconds: must be >= 0 (line 3)"),
         ("pool_recycle_seconds = 90000", "bot.pool_recycle_seconds: must be <= 86400 (line 3)"),

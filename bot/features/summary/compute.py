@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
@@ -354,6 +355,9 @@ async def _accounts(session: AsyncSession, keys: Iterable[str]) -> dict[str, _Ac
     return found
 
 
+_STREAM_ROWS = 5_000
+
+
 async def _messages(
     session: AsyncSession, community: str, since: datetime, until: datetime
 ) -> list[_Row]:
@@ -378,12 +382,48 @@ async def _messages(
         )
         .order_by(col(m.at), col(m.id))
     )
-    return [
-        _Row(chat, mid, author, reply_to, reply_author, tuple(mentions or ()), at, body)
-        for chat, mid, author, reply_to, reply_author, mentions, at, body in await session.execute(
-            stmt
+    # Two weeks of a busy community are hundreds of thousands of rows: they are streamed
+    # (not buffered twice, as raw rows and as _Row), and the member and chat keys that
+    # repeat on every row are shared strings.
+    share = sys.intern
+    rows: list[_Row] = []
+    result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
+    async for chat, mid, author, reply_to, reply_author, mentions, at, body in result:
+        rows.append(
+            _Row(
+                share(chat),
+                mid,
+                share(author),
+                reply_to,
+                share(reply_author) if reply_author else None,
+                tuple(share(key) for key in mentions) if mentions else (),
+                at,
+                body,
+            )
         )
-    ]
+    return rows
+
+
+async def _daily_by_author(
+    session: AsyncSession, community: str, since: datetime, until: datetime, zone: ZoneInfo
+) -> dict[str, list[int]]:
+    """Messages per author and day (in the community's time zone) of a week, streamed."""
+    m = models.Message
+    stmt = select(col(m.author), col(m.at)).where(
+        col(m.community) == community,
+        col(m.at) >= since,
+        col(m.at) < until,
+        col(m.deleted) == False,  # noqa: E712
+    )
+    monday = since.astimezone(zone).date()
+    days: dict[str, list[int]] = {}
+    result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
+    async for author, at in result:
+        counts = days.get(author)
+        if counts is None:
+            counts = days[sys.intern(author)] = [0] * 7
+        counts[(at.astimezone(zone).date() - monday).days] += 1
+    return days
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,8 +509,11 @@ async def compute_summary(
     window = timedelta(hours=settings.answer_window_hours)
     name = community.name
 
-    rows = await _messages(session, name, prev_start, end + window)
-    keys: set[str] = set()
+    # Rows from one answer window before the week (questions whose window ends in it) to
+    # one after; the week before is only counted, per author and day.
+    rows = await _messages(session, name, start - window, end + window)
+    prev_days = await _daily_by_author(session, name, prev_start, start, zone)
+    keys: set[str] = set(prev_days)
     for row in rows:
         keys.add(row.author)
         keys.update(row.mentions)
@@ -486,7 +529,9 @@ async def compute_summary(
     bots = {key for key, acc in accounts.items() if acc.is_bot}
     human = [r for r in rows if r.author not in bots]
     week_rows = [r for r in human if start <= r.at < end]
-    prev_rows = [r for r in human if prev_start <= r.at < start]
+    prev_human = {key: days for key, days in prev_days.items() if key not in bots}
+    prev_daily = tuple(sum(days[i] for days in prev_human.values()) for i in range(7))
+    prev_messages = sum(prev_daily)
 
     # Replies and mentions by chat, for dialogue (c) and for answers to questions.
     replies: dict[tuple[str, str], list[_Row]] = defaultdict(list)
@@ -523,7 +568,7 @@ async def compute_summary(
 
     # Activity and dialogue
     authors = {r.author for r in week_rows}
-    prev_authors = {r.author for r in prev_rows}
+    prev_authors = set(prev_human)
     new_members = sum(
         1
         for key in authors
@@ -663,8 +708,8 @@ async def compute_summary(
         end=end,
         generated_at=now,
         messages=len(week_rows),
-        previous_messages=len(prev_rows),
-        messages_trend_pct=trend(len(week_rows), len(prev_rows)),
+        previous_messages=prev_messages,
+        messages_trend_pct=trend(len(week_rows), prev_messages),
         active_members=len(authors),
         previous_active_members=len(prev_authors),
         active_members_trend_pct=trend(len(authors), len(prev_authors)),
@@ -705,7 +750,7 @@ async def compute_summary(
         appeals=appeals,
         refusals=refusals,
         daily_messages=day_counts(week_rows, target.monday),
-        previous_daily_messages=day_counts(prev_rows, prev_monday),
+        previous_daily_messages=prev_daily,
         daily_karma=day_points(member_awards, target.monday),
         previous_daily_karma=day_points(prev_member_awards, prev_monday),
     )

@@ -382,7 +382,7 @@ async def _messages(
         )
         .order_by(col(m.at), col(m.id))
     )
-    # Two weeks of a busy community are hundreds of thousands of rows: they are streamed
+    # A week of a busy community is a hundred thousand rows and more: they are streamed
     # (not buffered twice, as raw rows and as _Row), and the member and chat keys that
     # repeat on every row are shared strings.
     share = sys.intern

@@ -518,15 +518,16 @@ class Outbox:
         The update is the claim: of two processes (or a restart and a late delivery) only
         one sees the row change, so an action is never executed twice.
         """
+        outbox = _table("outbox")
         return await _changed(
             self.session,
-            update(models.OutboxItem)
+            update(outbox)
             .where(
-                col(models.OutboxItem.event_key) == event_key,
-                col(models.OutboxItem.position) == position,
-                col(models.OutboxItem.status) == "pending",
+                outbox.c.event_key == event_key,
+                outbox.c.position == position,
+                outbox.c.status == "pending",
             )
-            .values(status="sending", attempts=col(models.OutboxItem.attempts) + 1),
+            .values(status="sending", attempts=outbox.c.attempts + 1),
         )
 
     async def finish(

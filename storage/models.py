@@ -54,6 +54,10 @@ class ProcessedEvent(SQLModel, table=True):
     at: datetime
 
 
+# Messages that mention someone: mentions is a JSON list, "[]" when empty.
+MENTIONING = "CAST(mentions AS VARCHAR) != '[]'"
+
+
 class Message(SQLModel, table=True):
     """A message seen in a chat. ``text`` is purged after ``retention_days``."""
 
@@ -70,6 +74,16 @@ class Message(SQLModel, table=True):
             "at",
             sqlite_where=text("text IS NOT NULL"),
             postgresql_where=text("text IS NOT NULL"),
+        ),
+        # Answers a member received (promo's window): replies by the replied-to author,
+        # mentions among the few messages that mention anyone.
+        Index("ix_messages_community_reply_author_at", "community", "reply_to_author", "at"),
+        Index(
+            "ix_messages_mentioning",
+            "community",
+            "at",
+            sqlite_where=text(MENTIONING),
+            postgresql_where=text(MENTIONING),
         ),
     )
     id: int | None = Field(default=None, primary_key=True)

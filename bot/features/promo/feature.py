@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import String, cast
+from sqlalchemy import String, cast, or_
 from sqlalchemy import select as columns
+from sqlalchemy import text as sql
 from sqlmodel import col, select
 
 from bot.actions import Action, Button, Delete, Reply, Restrict, ReviewRequest
@@ -530,26 +531,48 @@ class PromoFeature:
         # Mentions are a JSON list of keys: its text holds the key as a JSON string.
         needle = json.dumps(member).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         bots = columns(col(member_row.key)).where(col(member_row.is_bot) == True)  # noqa: E712
-        stmt = (
-            columns(col(message.at), col(message.reply_to_author), col(message.mentions))
+        common = (
+            col(message.community) == ctx.community.name,
+            col(message.at) >= since,
+            col(message.author) != member,
+            col(message.fingerprint).is_(None),
+            col(message.author).not_in(bots),
+        )
+        order = (col(message.at).desc(), col(message.id).desc())
+        limit = ctx.settings.window_messages
+        # Two index searches: replies to the member, then mentions of the member among the
+        # messages that mention anyone (models.MENTIONING, a partial index; a reply that
+        # also mentions the member is counted once, as a reply).
+        replies = (
+            columns(col(message.at), col(message.id))
+            .where(*common, col(message.reply_to_author) == member)
+            .order_by(*order)
+            .limit(limit)
+        )
+        mentions = (
+            columns(col(message.at), col(message.id), col(message.mentions))
             .where(
-                col(message.community) == ctx.community.name,
-                col(message.author) != member,
-                col(message.at) >= since,
-                col(message.fingerprint).is_(None),
-                col(message.author).not_in(bots),
-                (col(message.reply_to_author) == member)
-                | cast(col(message.mentions), String).like(f"%{needle}%", escape="\\"),
+                *common,
+                sql(models.MENTIONING),
+                cast(col(message.mentions), String).like(f"%{needle}%", escape="\\"),
+                or_(
+                    col(message.reply_to_author).is_(None),
+                    col(message.reply_to_author) != member,
+                ),
             )
-            .order_by(col(message.at).desc(), col(message.id).desc())
-            .limit(ctx.settings.window_messages)
+            .order_by(*order)
+            .limit(limit)
         )
-        rows = (await ctx.store.session.execute(stmt)).all()
-        return sorted(
-            at
-            for at, reply_author, mentions in rows
-            if reply_author == member or member in (mentions or ())
-        )
+        session = ctx.store.session
+        found = [(at, row_id) for at, row_id in (await session.execute(replies)).all()]
+        found += [
+            (at, row_id)
+            for at, row_id, keys in (await session.execute(mentions)).all()
+            if member in (keys or ())
+        ]
+        # The newest ``limit`` of both, oldest first.
+        newest = sorted(found, reverse=True)[:limit]
+        return sorted(at for at, _ in newest)
 
     async def _first_seen(
         self, ctx: Context[PromoSettings], state: MemberState, author: str

@@ -636,3 +636,51 @@ async def test_ordinary_messages_cost_no_extra_queries(make_chat: MakeChat) -> N
         counts.append(len(seen))
     assert counts[0] > 0
     assert counts[1] == counts[0]
+
+
+async def test_a_rebuilt_window_counts_each_answer_once_through_the_indexes(
+    make_app: MakeApp, db_url: str
+) -> None:
+    first = await make_app(features=[PromoFeature()])
+    clock = TestClock(START, timedelta(minutes=1))
+    chat = ConsoleChat(first.engine, community="demo", clock=clock)
+    hello = await chat.say("otto", "Hallo zusammen, ich bin neu hier", chat="general")
+    await chat.say("bob", "Willkommen!", reply_to=hello, chat="general")  # a reply
+    await chat.say("carl", "@otto was fährst du so?", chat="general")  # a mention
+    await chat.say("dora", "@otto schau mal in #help", reply_to=hello, chat="general")  # both
+    await chat.say("otto", "@carl ein Gravelbike", chat="general")  # his own: not an answer
+
+    promo = PromoFeature()
+    answers: list[list[Any]] = []
+    read = promo._answers
+
+    async def recorded(*args: Any) -> list[Any]:
+        answers.append(await read(*args))
+        return answers[-1]
+
+    promo._answers = recorded  # type: ignore[method-assign]
+    second = await make_app(features=[promo])  # same database, fresh memory
+    again = ConsoleChat(second.engine, community="demo", clock=clock, lines=list(chat.lines))
+    statements: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        if "reply_to_author" in str(args[2]) and "ORDER BY" in str(args[2]):
+            statements.append((str(args[2]), args[3]))
+
+    engine = second.db.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", capture)
+    await again.say("otto", DE.ad, chat="general")  # a watched message: the window is read
+    sa_event.remove(engine, "before_cursor_execute", capture)
+    # bob, carl and dora answered (dora's reply with a mention counts once), oldest first.
+    assert answers == [[START + timedelta(minutes=m) for m in (1, 2, 3)]]
+
+    if not db_url.startswith("sqlite"):
+        return
+    # On SQLite the two reads are index searches, not a walk through the week.
+    plans = []
+    async with second.db.engine.connect() as conn:
+        for sql, params in statements:
+            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+            plans.append(" ".join(str(row[-1]) for row in rows))
+    assert any("ix_messages_community_reply_author_at" in plan for plan in plans), plans
+    assert any("ix_messages_mentioning" in plan for plan in plans), plans

@@ -46,7 +46,7 @@ import re
 import statistics
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -320,6 +320,14 @@ class _Row:
     text: str | None  # only texts with a "?" are read
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """Who replied to or mentioned someone, and when: all the dialogue checks need."""
+
+    author: str
+    at: datetime
+
+
 def _unknown(key: str) -> _Account:
     return _Account(key.partition(":")[2] or key, False, False, None, None)
 
@@ -360,7 +368,7 @@ _STREAM_ROWS = 5_000
 
 async def _messages(
     session: AsyncSession, community: str, since: datetime, until: datetime
-) -> list[_Row]:
+) -> AsyncIterator[_Row]:
     m = models.Message
     text = case((col(m.text).contains("?"), col(m.text)), else_=None)
     stmt = (
@@ -382,26 +390,22 @@ async def _messages(
         )
         .order_by(col(m.at), col(m.id))
     )
-    # A week of a busy community is a hundred thousand rows and more: they are streamed
-    # (not buffered twice, as raw rows and as _Row), and the member and chat keys that
-    # repeat on every row are shared strings.
+    # A week of a busy community is a hundred thousand rows and more: they are streamed,
+    # twice (see compute_summary), and never held all at once. The member and chat keys
+    # that repeat on every row are shared strings.
     share = sys.intern
-    rows: list[_Row] = []
     result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
     async for chat, mid, author, reply_to, reply_author, mentions, at, body in result:
-        rows.append(
-            _Row(
-                share(chat),
-                mid,
-                share(author),
-                reply_to,
-                share(reply_author) if reply_author else None,
-                tuple(share(key) for key in mentions) if mentions else (),
-                at,
-                body,
-            )
+        yield _Row(
+            share(chat),
+            mid,
+            share(author),
+            reply_to,
+            share(reply_author) if reply_author else None,
+            tuple(share(key) for key in mentions) if mentions else (),
+            at,
+            body,
         )
-    return rows
 
 
 async def _daily_by_author(
@@ -509,16 +513,25 @@ async def compute_summary(
     window = timedelta(hours=settings.answer_window_hours)
     name = community.name
 
-    # Rows from one answer window before the week (questions whose window ends in it) to
-    # one after; the week before is only counted, per author and day.
-    rows = await _messages(session, name, start - window, end + window)
+    # Messages from one answer window before the week (questions whose window ends in it)
+    # to one after, read twice: first for the members and who answered whom, then for the
+    # week's numbers. The week before is only counted, per author and day.
+    span = (start - window, end + window)
     prev_days = await _daily_by_author(session, name, prev_start, start, zone)
     keys: set[str] = set(prev_days)
-    for row in rows:
+    # Replies and mentions by chat, for dialogue (c) and for answers to questions.
+    replies: dict[tuple[str, str], list[_Answer]] = defaultdict(list)
+    mentions: dict[tuple[str, str], list[_Answer]] = defaultdict(list)
+    async for row in _messages(session, name, *span):
         keys.add(row.author)
         keys.update(row.mentions)
         if row.reply_to_author:
             keys.add(row.reply_to_author)
+        answer = _Answer(row.author, row.at)
+        if row.reply_to is not None:
+            replies[(row.chat, row.reply_to)].append(answer)
+        for key in row.mentions:
+            mentions[(row.chat, key)].append(answer)
     awards, reversed_ids = await _ledger(session, name, prev_start, end)
     keys.update(a.receiver for a in awards if start <= a.at < end)
     accounts = await _accounts(session, keys)
@@ -527,24 +540,15 @@ async def compute_summary(
         return accounts.get(key) or _unknown(key)
 
     bots = {key for key, acc in accounts.items() if acc.is_bot}
-    human = [r for r in rows if r.author not in bots]
-    week_rows = [r for r in human if start <= r.at < end]
     prev_human = {key: days for key, days in prev_days.items() if key not in bots}
     prev_daily = tuple(sum(days[i] for days in prev_human.values()) for i in range(7))
     prev_messages = sum(prev_daily)
 
-    # Replies and mentions by chat, for dialogue (c) and for answers to questions.
-    replies: dict[tuple[str, str], list[_Row]] = defaultdict(list)
-    mentions: dict[tuple[str, str], list[_Row]] = defaultdict(list)
-    for row in human:
-        if row.reply_to is not None:
-            replies[(row.chat, row.reply_to)].append(row)
-        for key in row.mentions:
-            mentions[(row.chat, key)].append(row)
-
-    def answered_in_time(row: _Row, candidates: Iterable[_Row]) -> bool:
+    def answered_in_time(row: _Row, candidates: Iterable[_Answer]) -> bool:
         return any(
-            other.author != row.author and row.at <= other.at <= row.at + window
+            other.author != row.author
+            and other.author not in bots
+            and row.at <= other.at <= row.at + window
             for other in candidates
         )
 
@@ -556,25 +560,48 @@ async def compute_summary(
             return True
         return answered_in_time(row, replies.get((row.chat, row.message_id), ()))
 
-    def day_counts(selected: Sequence[_Row], monday: date) -> tuple[int, ...]:
-        days = [0] * 7
-        for row in selected:
-            days[(row.at.astimezone(zone).date() - monday).days] += 1
-        return tuple(days)
-
     def hidden(key: str) -> bool:
         acc = account(key)
         return acc.hidden or acc.is_bot
 
-    # Activity and dialogue
-    authors = {r.author for r in week_rows}
+    # Activity and dialogue; questions whose answer window ran out during the week (and
+    # before ``now``).
+    messages = 0
+    daily = [0] * 7
+    authors: set[str] = set()
+    dialogue: Counter[str] = Counter()
+    questions = 0
+    unanswered: list[_Row] = []
+    unanswered_count = 0
+    async for row in _messages(session, name, *span):
+        if row.author in bots:
+            continue
+        if start <= row.at < end:
+            messages += 1
+            daily[(row.at.astimezone(zone).date() - target.monday).days] += 1
+            authors.add(row.author)
+            if in_dialogue(row):
+                dialogue[row.author] += 1
+        deadline = row.at + window
+        if not (start <= deadline < end and deadline <= now) or row.text is None:
+            continue
+        if not is_question(row.text):
+            continue
+        questions += 1
+        candidates = [
+            *replies.get((row.chat, row.message_id), ()),
+            *mentions.get((row.chat, row.author), ()),
+        ]
+        if not answered_in_time(row, candidates):
+            unanswered_count += 1
+            if len(unanswered) < settings.max_links:
+                unanswered.append(row)
     prev_authors = set(prev_human)
     new_members = sum(
         1
         for key in authors
         if (seen := account(key).first_seen) is not None and start <= seen < end
     )
-    dialogue = Counter(r.author for r in week_rows if in_dialogue(r))
     dialogue_total = sum(dialogue.values())
     top_dialogue = tuple(
         MemberCount(key, account(key).name, count)
@@ -583,23 +610,6 @@ async def compute_summary(
         )
         if not hidden(key)
     )[: settings.top_n]
-
-    # Questions whose answer window ran out during the week (and before ``now``).
-    questions: list[_Row] = []
-    unanswered: list[_Row] = []
-    for row in human:
-        deadline = row.at + window
-        if not (start <= deadline < end and deadline <= now) or row.text is None:
-            continue
-        if not is_question(row.text):
-            continue
-        questions.append(row)
-        candidates = [
-            *replies.get((row.chat, row.message_id), ()),
-            *mentions.get((row.chat, row.author), ()),
-        ]
-        if not answered_in_time(row, candidates):
-            unanswered.append(row)
 
     # Karma
     week_awards = [a for a in awards if start <= a.at < end]
@@ -707,15 +717,15 @@ async def compute_summary(
         start=start,
         end=end,
         generated_at=now,
-        messages=len(week_rows),
+        messages=messages,
         previous_messages=prev_messages,
-        messages_trend_pct=trend(len(week_rows), prev_messages),
+        messages_trend_pct=trend(messages, prev_messages),
         active_members=len(authors),
         previous_active_members=len(prev_authors),
         active_members_trend_pct=trend(len(authors), len(prev_authors)),
         new_members=new_members,
         dialogue_messages=dialogue_total,
-        dialogue_pct=round(dialogue_total * 100 / len(week_rows), 1) if week_rows else None,
+        dialogue_pct=round(dialogue_total * 100 / messages, 1) if messages else None,
         top_dialogue=top_dialogue,
         helpers=helpers,
         karma_given=round(sum(a.points for a in member_awards), 2),
@@ -723,11 +733,10 @@ async def compute_summary(
         karma_givers=len({a.giver for a in member_awards if a.giver}),
         karma_blocks=sum(blocks.values()),
         blocks_by_rule=_ranked(blocks),
-        questions=len(questions),
-        unanswered_questions=len(unanswered),
+        questions=questions,
+        unanswered_questions=unanswered_count,
         unanswered=tuple(
-            Question(message_link(community, r.chat, r.message_id), r.at)
-            for r in unanswered[: settings.max_links]
+            Question(message_link(community, r.chat, r.message_id), r.at) for r in unanswered
         ),
         complaints=sum(by_severity.values()),
         complaints_by_severity=by_severity,
@@ -749,7 +758,7 @@ async def compute_summary(
         warnings=sum(actions.get(a, 0) for a in WARN_ACTIONS),
         appeals=appeals,
         refusals=refusals,
-        daily_messages=day_counts(week_rows, target.monday),
+        daily_messages=tuple(daily),
         previous_daily_messages=prev_daily,
         daily_karma=day_points(member_awards, target.monday),
         previous_daily_karma=day_points(prev_member_awards, prev_monday),

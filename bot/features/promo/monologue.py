@@ -22,6 +22,7 @@ of pairs of unrelated texts come that close.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,10 @@ class Entry:
     promo: bool = False
     has_link: bool = False
     fingerprint: int | None = None
+
+    def __post_init__(self) -> None:
+        # Thousands of entries per chat: one shared string, not one copy per message.
+        self.chat = sys.intern(self.chat)
 
     @property
     def dialogue(self) -> bool:
@@ -249,7 +254,7 @@ class Authors:
     def put(self, chat: str, message_id: str, author: str) -> None:
         """Remember a message's author; the oldest entry goes beyond the bound."""
         authors = self._authors
-        authors[(chat, message_id)] = author
+        authors[(sys.intern(chat), message_id)] = sys.intern(author)
         if len(authors) > self.max_messages:
             del authors[next(iter(authors))]
 

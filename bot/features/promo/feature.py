@@ -255,7 +255,6 @@ class PromoFeature:
 
     async def _posted(self, event: MessagePosted, ctx: Context[PromoSettings]) -> Outcome:
         author = event.author.key
-        community = ctx.community.name
         settings = ctx.settings
         target = None
         if event.reply_to is not None:
@@ -274,14 +273,6 @@ class PromoFeature:
             scored = score_message(
                 analyse(event.text), settings, model, mentions=len(others), is_reply=reply_other
             )
-        if (scored is None or scored.content < PROMO_POST_SCORE) and not ctx.store.shared:
-            # Answers and mentions count as dialogue for the members they reach (once each);
-            # on a shared database the window reads them from the messages table.
-            reached = dict.fromkeys(others)
-            if reply_other and target is not None:
-                reached[target] = None
-            for member in reached:
-                self._received(community, member, ctx, settings)
         if scored is None:
             return Outcome()
         state = self._state(ctx, author)
@@ -335,12 +326,6 @@ class PromoFeature:
             ctx, event, author, event.author.name, scored, state, entry, edited=True
         )
 
-    def _received(
-        self, community: str, member: str, ctx: Context[PromoSettings], settings: PromoSettings
-    ) -> None:
-        state = self._windows.get(community, member, settings.window_messages, ctx.now)
-        state.received.append(ctx.now)
-
     def _state(self, ctx: Context[PromoSettings], member: str) -> MemberState:
         """The member's window.
 
@@ -392,12 +377,23 @@ class PromoFeature:
         if ctx.store.shared:
             await self._rebuild(ctx, state, author, entry)
             state.loaded = True
-        elif not state.loaded:
-            first_seen = await self._first_seen(ctx, state, author)
-            # A window started after the member's first event saw everything they wrote.
-            if first_seen is None or state.created > first_seen:
-                await self._rebuild(ctx, state, author, entry)
-            state.loaded = True
+        else:
+            rebuilt = False
+            if not state.loaded:
+                first_seen = await self._first_seen(ctx, state, author)
+                # A window started after the member's first event saw everything they wrote.
+                if first_seen is None or state.created > first_seen:
+                    await self._rebuild(ctx, state, author, entry)
+                    rebuilt = True
+                state.loaded = True
+            if not rebuilt:
+                # The answers the member received are always read from the messages table
+                # (two index searches, for watched messages only): an answer stops counting
+                # when a later copy or an edit marks it promotional, and memory kept since
+                # it was posted would disagree with a window rebuilt after a restart.
+                since = window_start(ctx.now, settings.window_hours)
+                state.received.clear()
+                state.received.extend(await self._answers(ctx, author, since))
         fingerprint = scored.fingerprint()
         entry.fingerprint = fingerprint
         signals = list(scored.signals)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlmodel import col
 
 from adapters.console import ConsoleChat, TestClock
 from bot.actions import Delete, Reply, ReviewRequest
+from bot.app import App, default_config
 from bot.events import ButtonPressed
 from bot.features.promo import PromoFeature
 from bot.features.promo.classifier import features
@@ -684,3 +686,40 @@ async def test_a_rebuilt_window_counts_each_answer_once_through_the_indexes(
             plans.append(" ".join(str(row[-1]) for row in rows))
     assert any("ix_messages_community_reply_author_at" in plan for plan in plans), plans
     assert any("ix_messages_mentioning" in plan for plan in plans), plans
+
+
+async def test_a_window_after_a_restart_counts_the_same_answers(tmp_path: Path) -> None:
+    """An answer that is itself promotional (a mention with a shop link) counts for nobody,
+    whether the window was kept in memory or read again after a restart (SQLite: one
+    process keeps windows in memory)."""
+
+    async def answers_seen(restart: bool) -> list[Any]:
+        url = f"sqlite+aiosqlite:///{tmp_path / f'restart-{restart}.db'}"
+        promo = PromoFeature()
+        app = await App.create(default_config(url), database_url=url, features=[promo])
+        clock = TestClock(START, timedelta(minutes=1))
+        chat = ConsoleChat(app.engine, community="demo", clock=clock)
+        await chat.say("yvonne", "Hallo, ich bin neu hier", chat="general")
+        helper = await chat.say("bob", "Willkommen, frag einfach!", chat="general")
+        await chat.say("yvonne", "Danke!", reply_to=helper, chat="general")
+        await chat.say("bob", "@yvonne gern, schau mal in die Anleitung", chat="general")
+        await chat.say(
+            "xaver",
+            "@yvonne schau mal https://shop-example.com/angebot super Rabatt",
+            chat="general",
+        )
+        if restart:
+            await app.close()
+            promo = PromoFeature()
+            app = await App.create(default_config(url), database_url=url, features=[promo])
+            chat = ConsoleChat(app.engine, community="demo", clock=clock, lines=list(chat.lines))
+        try:
+            await chat.say("yvonne", DE.ad, chat="general")  # watched: her window is judged
+            state = promo._windows.peek("demo", "console:yvonne")
+            return [] if state is None else list(state.received)
+        finally:
+            await app.close()
+
+    kept, rebuilt = await answers_seen(restart=False), await answers_seen(restart=True)
+    assert kept == rebuilt
+    assert kept == [START + timedelta(minutes=3)]  # bob's mention; xaver's advert is no answer

@@ -61,18 +61,9 @@ class App:
         *,
         database_url: str | None = None,
         features: Sequence[Feature[Any]] | None = None,
-        sqlite_on_loop: bool = False,
     ) -> App:
-        """Open the database (creating the schema if empty) and build the engine.
-
-        ``sqlite_on_loop`` runs SQLite on the event-loop thread: for replays, where nothing
-        else waits on the loop (see storage.inline_sqlite).
-        """
-        db = Database(
-            database_url or config.bot.database_url,
-            pool=config.bot.pool(),
-            sqlite_on_loop=sqlite_on_loop,
-        )
+        """Open the database (creating the schema if empty) and build the engine."""
+        db = Database(database_url or config.bot.database_url, pool=config.bot.pool())
         try:
             await db.prepare()
         except BaseException:

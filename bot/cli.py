@@ -190,7 +190,7 @@ def replay_command(
         err.print("[yellow]warning[/yellow]: --chat applies to Telegram exports only")
 
     async def go(target: str) -> tuple[ReplayStats, dict[str, float], dict[str, float]]:
-        app = await App.create(config, database_url=target, sqlite_on_loop=True)
+        app = await App.create(config, database_url=target)
         try:
             before = await _totals(app)
             with contextlib.ExitStack() as stack:

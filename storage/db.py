@@ -56,7 +56,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -84,25 +83,21 @@ class Database:
         *,
         pool: PoolSettings | None = None,
         echo: bool = False,
-        sqlite_on_loop: bool = False,
     ) -> None:
-        """``sqlite_on_loop``: run SQLite calls on the event-loop thread (for replays)."""
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            # One process and one writer: the pool settings do not apply.
-            connect_args: dict[str, Any] = {}
+            # One process and one writer: the pool settings do not apply. SQLite runs on
+            # the event loop's thread and waits for locks there (storage.inline_sqlite).
+            connect_args: dict[str, Any] = {"async_creator_fn": inline_sqlite.connect}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool
                 connect_args["check_same_thread"] = False
             else:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            if sqlite_on_loop:
-                connect_args["async_creator_fn"] = inline_sqlite.connect
-            if connect_args:
-                kwargs["connect_args"] = connect_args
+            kwargs["connect_args"] = connect_args
         else:
             pool = pool or PoolSettings()
             kwargs["pool_size"] = pool.size

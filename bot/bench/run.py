@@ -491,7 +491,7 @@ async def _replay_child(spec: dict[str, Any]) -> dict[str, Any]:
 
     url = spec["url"]
     # As ``leumund replay`` does (SQLite on the loop's thread).
-    app = await App.create(default_config(url), database_url=url, sqlite_on_loop=True)
+    app = await App.create(default_config(url), database_url=url)
     state: dict[str, Any] = {"capped": False}
     profiler: Any = None
     try:
@@ -537,7 +537,7 @@ async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
     # What ``leumund replay FILE --db URL`` does without --config: the embedded defaults
     # (every feature on), the format detected from the content, the command's readers.
     config = default_config(url)
-    app = await App.create(config, database_url=url, sqlite_on_loop=True)
+    app = await App.create(config, database_url=url)
     state: dict[str, Any] = {"capped": False}
     try:
         with contextlib.ExitStack() as stack:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage import models
 from storage.db import Database
-from storage.inline_sqlite import InlineConnection, connect
+from storage.inline_sqlite import YIELD_SECONDS, InlineConnection, connect
 from storage.repositories import Store
 
 AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -32,7 +35,7 @@ async def test_calls_run_on_the_loop_thread_and_transactions_hold(
         f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}" if name == "file" else "sqlite+aiosqlite://"
     )
     threads_before = threading.active_count()
-    db = Database(url, sqlite_on_loop=True)
+    db = Database(url)
     try:
         await db.prepare()
         async with db.session() as session:
@@ -73,3 +76,101 @@ async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
     # As with aiosqlite: a closed connection says so instead of touching SQLite.
     with pytest.raises(ValueError, match="no active connection"):
         await conn.execute("SELECT 1")
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_without_holding_up_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "locked.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.prepare()
+    # Another process's writer: a plain connection holding the write lock.
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            await asyncio.sleep(0.005)
+            beats += 1
+
+    async def release() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(release())
+            async with db.session() as session:
+                await Store(session).members.ensure("telegram:1", "Ada", "ada", False, AT)
+        waited = time.perf_counter() - started
+        assert 0.3 <= waited < 5
+        # The loop ran the heartbeat all the while (every 5 ms, give or take).
+        assert beats >= 20
+        assert await _count(db) == 1
+    finally:
+        beating.cancel()
+        other.close()
+        await db.dispose()
+
+
+async def test_a_lock_that_stays_taken_fails_after_the_busy_time(tmp_path: Path) -> None:
+    path = tmp_path / "stuck.db"
+    sqlite3.connect(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")
+    conn = await connect(str(path))
+    conn.busy_seconds = 0.2
+    try:
+        started = time.perf_counter()
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await conn.execute("INSERT INTO t VALUES (1)")
+        assert 0.15 <= time.perf_counter() - started < 2
+    finally:
+        await conn.close()
+        other.close()
+
+
+async def test_locked_is_reported_through_the_session(tmp_path: Path) -> None:
+    path = tmp_path / "session.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.prepare()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async with db.session() as session:
+            raw = await session.connection()
+            driver = (await raw.get_raw_connection()).driver_connection
+            assert isinstance(driver, InlineConnection)
+            driver.busy_seconds = 0.1
+            with pytest.raises(OperationalError, match="database is locked"):
+                await Store(session).members.ensure("telegram:1", "Ada", "ada", False, AT)
+            await session.rollback()
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_long_work_lets_the_loop_run_other_tasks(tmp_path: Path) -> None:
+    conn = await connect(str(tmp_path / "long.db"))
+    ran: list[float] = []
+
+    async def other() -> None:
+        ran.append(time.perf_counter())
+
+    try:
+        await conn.execute("CREATE TABLE t (x)")
+        asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(other()))
+        started = time.perf_counter()
+        # Calls that never wait on anything: without the pause the other task would only
+        # run after the last of them.
+        while time.perf_counter() - started < 10 * YIELD_SECONDS:
+            await conn.execute("INSERT INTO t VALUES (1)")
+        assert ran, "the loop never ran the other task"
+        assert ran[0] - started < 3 * YIELD_SECONDS
+    finally:
+        await conn.close()

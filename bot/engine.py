@@ -359,15 +359,17 @@ class Engine:
             )
         if result.decisions:
             await store.decisions.add_many(
-                models.Decision(
-                    community=community.name,
-                    event_key=event.key,
-                    kind=d.kind,
-                    message_id=d.message_id,
-                    data=dict(d.data),
-                    at=event.at,
-                )
-                for d in result.decisions
+                [
+                    {
+                        "community": community.name,
+                        "event_key": event.key,
+                        "kind": d.kind,
+                        "message_id": d.message_id,
+                        "data": dict(d.data),
+                        "at": event.at,
+                    }
+                    for d in result.decisions
+                ]
             )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -25,10 +25,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from storage import models
+from storage.inline_sqlite import InlineConnection
 
 
 def _insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -46,25 +49,112 @@ async def _changed(session: AsyncSession, stmt: Any, params: Any = None) -> bool
     return bool(result.rowcount)
 
 
-# The statements run for every event are built once per dialect and bound with
-# parameters, so SQLAlchemy does not rebuild and re-key them each time.
+class Prebuilt:
+    """A write run for nearly every event, built once per dialect.
+
+    On SQLite it is compiled once per set of parameter names and handed to the driver
+    directly, with SQLAlchemy's own value conversions (times, JSON, booleans): the layers
+    between a statement and the driver cost more than SQLite's work on such a row. Errors
+    are wrapped as SQLAlchemy wraps them, so callers see the same exceptions.
+    """
+
+    def __init__(self, build: Callable[[str], Any]) -> None:
+        self._build = build
+        self._statements: dict[str, Any] = {}
+        self._compiled: dict[tuple[str, ...], _Compiled] = {}
+
+    def statement(self, dialect: str) -> Any:
+        """The SQLAlchemy statement for a dialect."""
+        stmt = self._statements.get(dialect)
+        if stmt is None:
+            stmt = self._statements[dialect] = self._build(dialect)
+        return stmt
+
+    async def run(self, session: AsyncSession, params: dict[str, Any]) -> bool:
+        """Execute with one row of parameters; True if it touched a row."""
+        return await self._execute(session, [params], many=False)
+
+    async def run_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """Execute once per row (one executemany); the rows share their parameter names."""
+        if rows:
+            await self._execute(session, rows, many=True)
+
+    async def _execute(
+        self, session: AsyncSession, rows: list[dict[str, Any]], *, many: bool
+    ) -> bool:
+        driver = await _inline(session)
+        if driver is None:
+            connection = await session.connection()
+            stmt = self.statement(connection.dialect.name)
+            result = await connection.execute(stmt, rows if many else rows[0])
+            return bool(cast("CursorResult[Any]", result).rowcount)
+        keys = tuple(rows[0])
+        compiled = self._compiled.get(keys)
+        if compiled is None:
+            stmt = self.statement("sqlite")
+            compiled = self._compiled[keys] = _Compiled(stmt, keys, session.get_bind().dialect)
+        values: Any = [compiled.values(row) for row in rows] if many else compiled.values(rows[0])
+        try:
+            cursor = await driver.run(compiled.sql, values, many=many)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(compiled.sql, values, exc, sqlite3.Error) from exc
+        return bool(cursor.rowcount)
 
 
-@functools.cache
-def _claim_statement(dialect: str) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(_table("processed_events")).on_conflict_do_nothing(index_elements=["key"])
+async def _inline(session: AsyncSession) -> InlineConnection | None:
+    """The SQLite driver connection of the session's transaction, None on PostgreSQL."""
+    # Kept with the transaction that opened it: asking the session for its connection
+    # costs more than the write itself, and a commit may hand out another connection.
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cast(InlineConnection | None, cached[1])
+    connection = await session.connection()
+    driver = None
+    if connection.dialect.name == "sqlite":
+        driver = (await connection.get_raw_connection()).driver_connection
+        if not isinstance(driver, InlineConnection):
+            driver = None
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
 
 
-@functools.cache
-def _message_statement(dialect: str) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(_table("messages")).on_conflict_do_nothing(
-        index_elements=["chat", "message_id"]
-    )
+_DRIVER = "leumund.driver"
 
 
-@functools.cache
+class _Compiled:
+    """A statement compiled for SQLite: its SQL, parameter order and conversions."""
+
+    def __init__(self, stmt: Any, keys: tuple[str, ...], dialect: Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        order = tuple(compiled.positiontup or ())
+        # A column default SQLAlchemy would fill in has no value here.
+        if not set(order) <= set(keys):
+            raise ValueError(f"parameters {keys} do not bind {order}")
+        processors = compiled._bind_processors
+        self.sql: str = compiled.string
+        self._plan = tuple((name, processors.get(name)) for name in order)
+
+    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The parameters in statement order, converted as SQLAlchemy converts them."""
+        return tuple(
+            params[name] if convert is None else convert(params[name])
+            for name, convert in self._plan
+        )
+
+
+def _on_conflict(table: str, *columns: str) -> Prebuilt:
+    def build(dialect: str) -> Any:
+        module = postgresql if dialect == "postgresql" else sqlite
+        return module.insert(_table(table)).on_conflict_do_nothing(index_elements=list(columns))
+
+    return Prebuilt(build)
+
+
+_CLAIM = _on_conflict("processed_events", "key")
+_MESSAGE = _on_conflict("messages", "chat", "message_id")
+
+
 def _member_statement(dialect: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(_table("members"))
@@ -86,6 +176,10 @@ def _member_statement(dialect: str) -> Any:
             new.first_seen < old.first_seen,
         ),
     )
+
+
+_MEMBER = Prebuilt(_member_statement)
+_DECISION = Prebuilt(lambda _dialect: insert(_table("decisions")))
 
 
 # Read for replies, reactions and edits of nearly every event.
@@ -174,7 +268,7 @@ class Events:
     async def claim(self, key: str, kind: str, community: str, at: datetime) -> bool:
         """Record an event key; False if it was recorded before (a redelivery)."""
         params = {"key": key, "kind": kind, "community": community, "at": at}
-        return await _changed(self.session, _claim_statement(_dialect(self.session)), params)
+        return await _CLAIM.run(self.session, params)
 
 
 class Members:
@@ -197,7 +291,7 @@ class Members:
             "opted_out": False,
             "forgotten": False,
         }
-        await self.session.execute(_member_statement(_dialect(self.session)), params)
+        await _MEMBER.run(self.session, params)
 
     async def ensure_chat(self, key: str, community: str, at: datetime) -> None:
         """Record a chat the first time it is seen."""
@@ -265,7 +359,7 @@ class Messages:
             "text": None,
             **values,
         }
-        return await _changed(self.session, _message_statement(_dialect(self.session)), params)
+        return await _MESSAGE.run(self.session, params)
 
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""
@@ -446,22 +540,9 @@ class Decisions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_many(self, rows: Iterable[models.Decision]) -> None:
-        """Append decisions (one executemany, no ORM unit of work)."""
-        values = [
-            {
-                "community": r.community,
-                "event_key": r.event_key,
-                "kind": r.kind,
-                "message_id": r.message_id,
-                "data": r.data,
-                "at": r.at,
-            }
-            for r in rows
-        ]
-        if values:
-            # Core on the session's connection: the ORM bulk path adds nothing here.
-            await (await self.session.connection()).execute(insert(_table("decisions")), values)
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Append decisions (columns of models.Decision; one executemany, no ORM)."""
+        await _DECISION.run_many(self.session, rows)
 
 
 class Cases:

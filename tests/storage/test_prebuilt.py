@@ -1,0 +1,153 @@
+"""Writes run for every event: the same rows, errors and transactions on both paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from storage import models
+from storage.db import Database
+from storage.repositories import Store
+
+AT = datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC)
+
+
+async def _count(db: Database, model: type[models.SQLModel]) -> int:
+    async with db.session() as session:
+        stmt = select(func.count()).select_from(model)
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def test_rows_read_back_as_sqlalchemy_writes_them(db_url: str) -> None:
+    db = Database(db_url)
+    await db.prepare()
+    try:
+        async with db.session() as session:
+            store = Store(session)
+            assert await store.events.claim("k1", "message", "demo", AT)
+            assert not await store.events.claim("k1", "message", "demo", AT)
+            await store.members.ensure("chat:u1", "Ada", "ada", False, AT)
+            added = await store.messages.add(
+                community="demo",
+                chat="chat:c",
+                message_id="m1",
+                author="chat:u1",
+                text="Grüße 👋",
+                mentions=["chat:u2", "chat:u3"],
+                forwarded=True,
+                at=AT,
+            )
+            assert added
+            assert not await store.messages.add(
+                community="demo", chat="chat:c", message_id="m1", author="chat:u1", at=AT
+            )
+            await store.decisions.add_many(
+                [
+                    {
+                        "community": "demo",
+                        "event_key": "k1",
+                        "kind": "karma",
+                        "message_id": "m1",
+                        "data": {"points": 1.5, "who": ["a", "b"]},
+                        "at": AT,
+                    },
+                    {
+                        "community": "demo",
+                        "event_key": "k1",
+                        "kind": "reply",
+                        "message_id": None,
+                        "data": {},
+                        "at": AT,
+                    },
+                ]
+            )
+        async with db.session() as session:
+            message = await Store(session).messages.get("chat:c", "m1")
+            assert message is not None
+            assert (message.text, message.mentions, message.forwarded, message.deleted) == (
+                "Grüße 👋",
+                ["chat:u2", "chat:u3"],
+                True,
+                False,
+            )
+            assert message.at == AT
+            member = (
+                await session.execute(select(models.Member).where(models.Member.key == "chat:u1"))
+            ).scalar_one()
+            assert (member.name, member.username, member.first_seen) == ("Ada", "ada", AT)
+            decisions = (
+                (await session.execute(select(models.Decision).order_by(models.Decision.id)))
+                .scalars()
+                .all()
+            )
+            assert [(d.kind, d.message_id, d.data, d.at) for d in decisions] == [
+                ("karma", "m1", {"points": 1.5, "who": ["a", "b"]}, AT),
+                ("reply", None, {}, AT),
+            ]
+        # The upsert keeps the earliest sighting and a known username.
+        async with db.session() as session:
+            await Store(session).members.ensure("chat:u1", "Ada L.", None, False, AT.replace(day=1))
+        async with db.session() as session:
+            member = (
+                await session.execute(select(models.Member).where(models.Member.key == "chat:u1"))
+            ).scalar_one()
+            assert (member.name, member.username, member.first_seen) == (
+                "Ada L.",
+                "ada",
+                AT.replace(day=1),
+            )
+    finally:
+        await db.dispose()
+
+
+async def test_an_error_is_sqlalchemys_and_rolls_the_transaction_back(db_url: str) -> None:
+    db = Database(db_url)
+    await db.prepare()
+    try:
+        with pytest.raises(IntegrityError):
+            async with db.session() as session:
+                store = Store(session)
+                assert await store.events.claim("k1", "message", "demo", AT)
+                # kind is NOT NULL.
+                await store.decisions.add_many(
+                    [
+                        {
+                            "community": "demo",
+                            "event_key": "k1",
+                            "kind": None,
+                            "message_id": None,
+                            "data": {},
+                            "at": AT,
+                        }
+                    ]
+                )
+        assert await _count(db, models.ProcessedEvent) == 0
+    finally:
+        await db.dispose()
+
+
+async def test_writes_after_a_commit_land_in_the_next_transaction(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    await db.prepare()
+    try:
+        async with db.sessions() as session:
+            store = Store(session)
+            await session.begin()
+            assert await store.events.claim("k1", "message", "demo", AT)
+            await session.commit()
+            # The pool may hand the next transaction another connection.
+            await db.engine.dispose()
+            await session.begin()
+            assert await store.events.claim("k2", "message", "demo", AT)
+            await session.rollback()
+            await session.begin()
+            assert await store.events.claim("k3", "message", "demo", AT)
+            await session.commit()
+        async with db.session() as session:
+            keys = (await session.execute(select(models.ProcessedEvent.key))).scalars().all()
+        assert sorted(keys) == ["k1", "k3"]
+    finally:
+        await db.dispose()

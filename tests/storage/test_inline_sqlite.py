@@ -144,9 +144,9 @@ async def test_locked_is_reported_through_the_session(tmp_path: Path) -> None:
     try:
         async with db.session() as session:
             raw = await session.connection()
-            driver = (await raw.get_raw_connection()).driver_connection
-            assert isinstance(driver, InlineConnection)
-            driver.busy_seconds = 0.1
+            locked = (await raw.get_raw_connection()).driver_connection
+            assert isinstance(locked, InlineConnection)
+            locked.busy_seconds = 0.1
             with pytest.raises(OperationalError, match="database is locked"):
                 await Store(session).members.ensure("telegram:1", "Ada", "ada", False, AT)
             await session.rollback()

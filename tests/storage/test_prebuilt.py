@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, col
 
 from storage import models
 from storage.db import Database
@@ -15,7 +16,7 @@ from storage.repositories import Store
 AT = datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC)
 
 
-async def _count(db: Database, model: type[models.SQLModel]) -> int:
+async def _count(db: Database, model: type[SQLModel]) -> int:
     async with db.session() as session:
         stmt = select(func.count()).select_from(model)
         return int((await session.execute(stmt)).scalar_one())
@@ -75,11 +76,13 @@ async def test_rows_read_back_as_sqlalchemy_writes_them(db_url: str) -> None:
             )
             assert message.at == AT
             member = (
-                await session.execute(select(models.Member).where(models.Member.key == "chat:u1"))
+                await session.execute(
+                    select(models.Member).where(col(models.Member.key) == "chat:u1")
+                )
             ).scalar_one()
             assert (member.name, member.username, member.first_seen) == ("Ada", "ada", AT)
             decisions = (
-                (await session.execute(select(models.Decision).order_by(models.Decision.id)))
+                (await session.execute(select(models.Decision).order_by(col(models.Decision.id))))
                 .scalars()
                 .all()
             )
@@ -92,7 +95,9 @@ async def test_rows_read_back_as_sqlalchemy_writes_them(db_url: str) -> None:
             await Store(session).members.ensure("chat:u1", "Ada L.", None, False, AT.replace(day=1))
         async with db.session() as session:
             member = (
-                await session.execute(select(models.Member).where(models.Member.key == "chat:u1"))
+                await session.execute(
+                    select(models.Member).where(col(models.Member.key) == "chat:u1")
+                )
             ).scalar_one()
             assert (member.name, member.username, member.first_seen) == (
                 "Ada L.",
@@ -147,7 +152,7 @@ async def test_writes_after_a_commit_land_in_the_next_transaction(sqlite_url: st
             assert await store.events.claim("k3", "message", "demo", AT)
             await session.commit()
         async with db.session() as session:
-            keys = (await session.execute(select(models.ProcessedEvent.key))).scalars().all()
+            keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
         assert sorted(keys) == ["k1", "k3"]
     finally:
         await db.dispose()

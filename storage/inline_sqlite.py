@@ -63,10 +63,10 @@ class InlineConnection(aiosqlite.Connection):
         self.yield_seconds = yield_seconds
         self._pause_due = time.perf_counter() + yield_seconds
 
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+    def __await__(self) -> Generator[Any, None, InlineConnection]:
         return self._connect().__await__()
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect(self) -> InlineConnection:
         if self._connection is None:
             self._connection = self._connector()
             self._connection.execute("PRAGMA busy_timeout=0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from bot.features.promo.classifier import features
 from bot.locales import get_locale
 from bot.text import analyse
 from storage import models
+from storage.db import Database
 from storage.repositories import State
 from tests.conftest import START, MakeApp, MakeChat
 
@@ -619,6 +622,31 @@ async def test_a_restart_rebuilds_the_window_from_the_messages(make_app: MakeApp
     ]
 
 
+@contextlib.contextmanager
+def statements_seen(db: Database, seen: list[str]) -> Iterator[None]:
+    """Every statement the driver runs, also those handed to SQLite past SQLAlchemy."""
+    engine = db.engine.sync_engine
+    active = [True]
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    def traced(statement: str) -> None:
+        if active[0]:
+            seen.append(statement)
+
+    def trace(dbapi_connection: Any, *_args: Any) -> None:
+        dbapi_connection.driver_connection._conn.set_trace_callback(traced)
+
+    name, listener = ("checkout", trace) if db.is_sqlite else ("before_cursor_execute", count)
+    sa_event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        active[0] = False
+        sa_event.remove(engine, name, listener)
+
+
 async def test_ordinary_messages_cost_no_extra_queries(make_chat: MakeChat) -> None:
     plain = await make_chat(features=[])
     promo = await make_chat(features=[PromoFeature()])
@@ -626,15 +654,9 @@ async def test_ordinary_messages_cost_no_extra_queries(make_chat: MakeChat) -> N
     for chat, room in ((plain, "general"), (promo, "help")):
         await chat.say("alice", "Guten Morgen zusammen!", chat=room)  # warms the caches
         seen: list[str] = []
-
-        def count(*args: Any, seen: list[str] = seen) -> None:
-            seen.append(str(args[2]))
-
-        engine = chat.engine.db.engine.sync_engine
-        sa_event.listen(engine, "before_cursor_execute", count)
-        for n in range(5):
-            await chat.say("bob", f"Wer kommt heute Abend mit zur Runde Nummer {n}?", chat=room)
-        sa_event.remove(engine, "before_cursor_execute", count)
+        with statements_seen(chat.engine.db, seen):
+            for n in range(5):
+                await chat.say("bob", f"Wer kommt heute Abend mit zur Runde Nummer {n}?", chat=room)
         counts.append(len(seen))
     assert counts[0] > 0
     assert counts[1] == counts[0]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import String, cast, or_
+from sqlalchemy import BindParameter, String, bindparam, cast, or_
 from sqlalchemy import select as columns
 from sqlalchemy import text as sql
 from sqlmodel import col, select
@@ -112,6 +112,46 @@ class Scored:
 def _simhash(tokens: Sequence[str], links: Sequence[Link]) -> int:
     words = [t for t in tokens if len(t) > 1]
     return simhash(shingles(words, [f"<host:{link.host}>" for link in links]))
+
+
+def _answer_statements() -> tuple[Any, Any]:
+    message, member_row = models.Message, models.Member
+    bots = columns(col(member_row.key)).where(col(member_row.is_bot) == True)  # noqa: E712
+    member: BindParameter[str] = bindparam("member")
+    common = (
+        col(message.community) == bindparam("community"),
+        col(message.at) >= bindparam("since"),
+        col(message.author) != member,
+        col(message.fingerprint).is_(None),
+        col(message.author).not_in(bots),
+    )
+    order = (col(message.at).desc(), col(message.id).desc())
+    limit: BindParameter[int] = bindparam("limit")
+    # Two index searches: replies to the member, then mentions of the member among the
+    # messages that mention anyone (models.MENTIONING, a partial index; a reply that
+    # also mentions the member is counted once, as a reply).
+    replies = (
+        columns(col(message.at), col(message.id))
+        .where(*common, col(message.reply_to_author) == member)
+        .order_by(*order)
+        .limit(limit)
+    )
+    mentions = (
+        columns(col(message.at), col(message.id), col(message.mentions))
+        .where(
+            *common,
+            sql(models.MENTIONING),
+            cast(col(message.mentions), String).like(bindparam("pattern"), escape="\\"),
+            or_(col(message.reply_to_author).is_(None), col(message.reply_to_author) != member),
+        )
+        .order_by(*order)
+        .limit(limit)
+    )
+    return replies, mentions
+
+
+# Built once, bound per call: they run for every watched message.
+_REPLIES, _MENTIONS = _answer_statements()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -523,47 +563,21 @@ class PromoFeature:
         self, ctx: Context[PromoSettings], member: str, since: datetime
     ) -> list[datetime]:
         """When others answered or mentioned the member since a moment, oldest first."""
-        message, member_row = models.Message, models.Member
         # Mentions are a JSON list of keys: its text holds the key as a JSON string.
         needle = json.dumps(member).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        bots = columns(col(member_row.key)).where(col(member_row.is_bot) == True)  # noqa: E712
-        common = (
-            col(message.community) == ctx.community.name,
-            col(message.at) >= since,
-            col(message.author) != member,
-            col(message.fingerprint).is_(None),
-            col(message.author).not_in(bots),
-        )
-        order = (col(message.at).desc(), col(message.id).desc())
         limit = ctx.settings.window_messages
-        # Two index searches: replies to the member, then mentions of the member among the
-        # messages that mention anyone (models.MENTIONING, a partial index; a reply that
-        # also mentions the member is counted once, as a reply).
-        replies = (
-            columns(col(message.at), col(message.id))
-            .where(*common, col(message.reply_to_author) == member)
-            .order_by(*order)
-            .limit(limit)
-        )
-        mentions = (
-            columns(col(message.at), col(message.id), col(message.mentions))
-            .where(
-                *common,
-                sql(models.MENTIONING),
-                cast(col(message.mentions), String).like(f"%{needle}%", escape="\\"),
-                or_(
-                    col(message.reply_to_author).is_(None),
-                    col(message.reply_to_author) != member,
-                ),
-            )
-            .order_by(*order)
-            .limit(limit)
-        )
+        params = {
+            "community": ctx.community.name,
+            "since": since,
+            "member": member,
+            "limit": limit,
+            "pattern": f"%{needle}%",
+        }
         session = ctx.store.session
-        found = [(at, row_id) for at, row_id in (await session.execute(replies)).all()]
+        found = [(at, row_id) for at, row_id in (await session.execute(_REPLIES, params)).all()]
         found += [
             (at, row_id)
-            for at, row_id, keys in (await session.execute(mentions)).all()
+            for at, row_id, keys in (await session.execute(_MENTIONS, params)).all()
             if member in (keys or ())
         ]
         # The newest ``limit`` of both, oldest first.

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel, col
 
 from storage import models
@@ -186,6 +187,61 @@ _DECISION = Prebuilt(lambda _dialect: insert(_table("decisions")))
 _MESSAGE_BY_ID = select(models.Message).where(
     col(models.Message.chat) == bindparam("chat"),
     col(models.Message.message_id) == bindparam("message_id"),
+)
+
+
+class _RowReader:
+    """A one-table SELECT for SQLite's driver: rows become detached model instances.
+
+    For lookups of nearly every event: the ORM's loading (identity map, events) costs
+    ten times SQLite's index search. The instances are read-only copies; writes go
+    through the repository's update methods, never through attributes.
+    """
+
+    def __init__(self, model: type[SQLModel], stmt: Any) -> None:
+        self.model = model
+        self.stmt = stmt
+        self._compiled: _Compiled | None = None
+        self._names: tuple[str, ...] = ()
+        self._convert: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    async def first(
+        self, session: AsyncSession, driver: InlineConnection, params: dict[str, Any]
+    ) -> Any:
+        """The first row as a model instance, or None."""
+        compiled = self._compiled
+        if compiled is None:
+            # Instances made without the ORM's loading still need configured mappers
+            # for their attributes (a process's first lookup may come before any query).
+            configure_mappers()
+            dialect = session.get_bind().dialect
+            compiled = self._compiled = _Compiled(self.stmt, tuple(params), dialect)
+            table = SQLModel.metadata.tables[str(self.model.__tablename__)]
+            self._names = tuple(c.name for c in table.columns)
+            self._convert = tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns
+            )
+        values = compiled.values(params)
+        try:
+            cursor = await driver.run(compiled.sql, values)
+            row = cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(compiled.sql, values, exc, sqlite3.Error) from exc
+        if row is None:
+            return None
+        fields = {
+            name: value if convert is None or value is None else convert(value)
+            for name, convert, value in zip(self._names, self._convert, row, strict=True)
+        }
+        return self.model.model_construct(**fields)
+
+
+_MESSAGES = SQLModel.metadata.tables["messages"]
+_MESSAGE_ROW = _RowReader(
+    models.Message,
+    select(*_MESSAGES.columns).where(
+        _MESSAGES.c.chat == bindparam("chat"), _MESSAGES.c.message_id == bindparam("message_id")
+    ),
 )
 
 
@@ -364,6 +420,10 @@ class Messages:
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""
         params = {"chat": chat, "message_id": message_id}
+        driver = await _inline(self.session)
+        if driver is not None:
+            found = await _MESSAGE_ROW.first(self.session, driver, params)
+            return cast(models.Message | None, found)
         return (await self.session.execute(_MESSAGE_BY_ID, params)).scalar_one_or_none()
 
     async def set_fields(self, chat: str, message_id: str, **values: Any) -> None:

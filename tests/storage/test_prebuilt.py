@@ -75,6 +75,16 @@ async def test_rows_read_back_as_sqlalchemy_writes_them(db_url: str) -> None:
                 False,
             )
             assert message.at == AT
+            # Field for field what the ORM loads (on SQLite the lookup bypasses it).
+            loaded = (
+                await session.execute(
+                    select(models.Message).where(col(models.Message.message_id) == "m1")
+                )
+            ).scalar_one()
+            fields = list(models.Message.model_fields)
+            assert [getattr(message, f) for f in fields] == [getattr(loaded, f) for f in fields]
+            assert message.id is not None
+            assert await Store(session).messages.get("chat:c", "nope") is None
             member = (
                 await session.execute(
                     select(models.Member).where(col(models.Member.key) == "chat:u1")

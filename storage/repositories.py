@@ -183,65 +183,94 @@ _MEMBER = Prebuilt(_member_statement)
 _DECISION = Prebuilt(lambda _dialect: insert(_table("decisions")))
 
 
-# Read for replies, reactions and edits of nearly every event.
-_MESSAGE_BY_ID = select(models.Message).where(
-    col(models.Message.chat) == bindparam("chat"),
-    col(models.Message.message_id) == bindparam("message_id"),
-)
+class Query:
+    """A SELECT run for nearly every event, built once and bound with parameters.
 
-
-class _RowReader:
-    """A one-table SELECT for SQLite's driver: rows become detached model instances.
-
-    For lookups of nearly every event: the ORM's loading (identity map, events) costs
-    ten times SQLite's index search. The instances are read-only copies; writes go
-    through the repository's update methods, never through attributes.
+    On SQLite it is compiled once and handed to the driver, with SQLAlchemy's own
+    conversions of parameters and results: the ORM's loading and the execution layers
+    cost several times SQLite's index search. Rows come back as plain tuples on both
+    databases; ``IN`` lists (expanding parameters) are expanded per call.
     """
 
-    def __init__(self, model: type[SQLModel], stmt: Any) -> None:
-        self.model = model
+    def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._compiled: _Compiled | None = None
-        self._names: tuple[str, ...] = ()
-        self._convert: tuple[Callable[[Any], Any] | None, ...] = ()
+        self._compiled: Any = None
+        self._binds: dict[str, Callable[[Any], Any]] = {}
+        self._results: tuple[Callable[[Any], Any] | None, ...] = ()
 
-    async def first(
-        self, session: AsyncSession, driver: InlineConnection, params: dict[str, Any]
-    ) -> Any:
-        """The first row as a model instance, or None."""
-        compiled = self._compiled
-        if compiled is None:
-            # Instances made without the ORM's loading still need configured mappers
-            # for their attributes (a process's first lookup may come before any query).
-            configure_mappers()
-            dialect = session.get_bind().dialect
-            compiled = self._compiled = _Compiled(self.stmt, tuple(params), dialect)
-            table = SQLModel.metadata.tables[str(self.model.__tablename__)]
-            self._names = tuple(c.name for c in table.columns)
-            self._convert = tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns
-            )
-        values = compiled.values(params)
+    async def all(self, session: AsyncSession, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row."""
+        driver = await _inline(session)
+        if driver is None:
+            return [tuple(row) for row in (await session.execute(self.stmt, params)).all()]
+        compiled = self._compiled or self._compile(session.get_bind().dialect)
+        state = compiled.construct_expanded_state(params)
+        binds = self._binds
+        values = tuple(
+            value if value is None or name not in binds else binds[name](value)
+            for name, value in zip(state.positiontup, state.positional_parameters, strict=True)
+        )
         try:
-            cursor = await driver.run(compiled.sql, values)
-            row = cursor.fetchone()
+            cursor = await driver.run(state.statement, values)
+            rows = cursor.fetchall()
         except sqlite3.Error as exc:
-            raise DBAPIError.instance(compiled.sql, values, exc, sqlite3.Error) from exc
+            raise DBAPIError.instance(state.statement, values, exc, sqlite3.Error) from exc
+        convert = self._results
+        return [
+            tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
+            for row in rows
+        ]
+
+    async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, or None."""
+        rows = await self.all(session, params)
+        return rows[0] if rows else None
+
+    def _compile(self, dialect: Dialect) -> Any:
+        compiled = self.stmt.compile(dialect=dialect)
+        self._binds = dict(compiled._bind_processors)
+        self._results = tuple(
+            entry.type.dialect_impl(dialect).result_processor(dialect, None)
+            for entry in compiled._result_columns
+        )
+        self._compiled = compiled
+        return compiled
+
+
+class _Rows:
+    """Rows of one table as detached, read-only model instances (see ``Query``).
+
+    The instances are copies: writes go through the repositories' update methods,
+    never through attributes.
+    """
+
+    def __init__(self, model: type[SQLModel], where: Any) -> None:
+        table = SQLModel.metadata.tables[str(model.__tablename__)]
+        self.model = model
+        self.orm = select(model).where(where)
+        self.query = Query(select(*table.columns).where(where))
+        self.names = tuple(c.name for c in table.columns)
+        # Instances made without the ORM's loading still need configured mappers for
+        # their attributes (a process's first lookup may come before any query).
+        self._configured = False
+
+    async def first(self, session: AsyncSession, params: dict[str, Any]) -> Any:
+        """The first matching row, or None."""
+        if await _inline(session) is None:
+            return (await session.execute(self.orm, params)).scalars().first()
+        if not self._configured:
+            configure_mappers()
+            self._configured = True
+        row = await self.query.first(session, params)
         if row is None:
             return None
-        fields = {
-            name: value if convert is None or value is None else convert(value)
-            for name, convert, value in zip(self._names, self._convert, row, strict=True)
-        }
-        return self.model.model_construct(**fields)
+        return self.model.model_construct(**dict(zip(self.names, row, strict=True)))
 
 
 _MESSAGES = SQLModel.metadata.tables["messages"]
-_MESSAGE_ROW = _RowReader(
+_MESSAGE_ROW = _Rows(
     models.Message,
-    select(*_MESSAGES.columns).where(
-        _MESSAGES.c.chat == bindparam("chat"), _MESSAGES.c.message_id == bindparam("message_id")
-    ),
+    and_(_MESSAGES.c.chat == bindparam("chat"), _MESSAGES.c.message_id == bindparam("message_id")),
 )
 
 
@@ -420,11 +449,7 @@ class Messages:
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""
         params = {"chat": chat, "message_id": message_id}
-        driver = await _inline(self.session)
-        if driver is not None:
-            found = await _MESSAGE_ROW.first(self.session, driver, params)
-            return cast(models.Message | None, found)
-        return (await self.session.execute(_MESSAGE_BY_ID, params)).scalar_one_or_none()
+        return cast(models.Message | None, await _MESSAGE_ROW.first(self.session, params))
 
     async def set_fields(self, chat: str, message_id: str, **values: Any) -> None:
         """Update fields of a message (text after an edit, deleted, is_thanks)."""

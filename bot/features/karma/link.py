@@ -23,7 +23,7 @@ from bot.events import CommandIssued
 from bot.features.base import Context, Decision, Outcome
 from bot.text import defuse_mentions
 from storage import models
-from storage.repositories import Store
+from storage.repositories import Query, Store
 
 FEATURE = "karma"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
@@ -62,11 +62,21 @@ def platform_of(key: str) -> str:
 
 
 # Built once: profiles are read for every thanks and reaction.
-_MEMBERS = select(models.Member).where(
-    col(models.Member.key).in_(bindparam("keys", expanding=True))
+_M = models.Member
+_MEMBERS = Query(
+    select(
+        col(_M.key),
+        col(_M.name),
+        col(_M.is_bot),
+        col(_M.person),
+        col(_M.first_seen),
+        col(_M.opted_out),
+    ).where(col(_M.key).in_(bindparam("keys", expanding=True)))
 )
-_ACCOUNTS = select(col(models.Member.key), col(models.Member.person)).where(
-    col(models.Member.person).in_(bindparam("persons", expanding=True))
+_ACCOUNTS = Query(
+    select(col(_M.key), col(_M.person)).where(
+        col(_M.person).in_(bindparam("persons", expanding=True))
+    )
 )
 
 
@@ -75,25 +85,24 @@ async def profiles(store: Store, keys: Iterable[str]) -> dict[str, Profile]:
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
-    rows = (await store.session.execute(_MEMBERS, {"keys": wanted})).scalars().all()
-    persons = {row.person for row in rows if row.person}
+    rows = await _MEMBERS.all(store.session, {"keys": wanted})
+    persons = {person for _key, _name, _bot, person, _first, _out in rows if person}
     linked: dict[str, list[str]] = {}
     if persons:
-        found_rows = await store.session.execute(_ACCOUNTS, {"persons": sorted(persons)})
-        for key, person in found_rows.all():
+        for key, person in await _ACCOUNTS.all(store.session, {"persons": sorted(persons)}):
             linked.setdefault(str(person), []).append(key)
     found = {
-        row.key: Profile(
-            key=row.key,
+        key: Profile(
+            key=key,
             # Names are shown in chat: a member called "@everyone" must ping nobody.
-            name=defuse_mentions(row.name),
-            is_bot=row.is_bot,
-            person=row.person,
-            first_seen=row.first_seen,
-            opted_out=row.opted_out,
-            accounts=tuple(sorted(linked.get(row.person, [row.key]))) if row.person else (row.key,),
+            name=defuse_mentions(name),
+            is_bot=bool(is_bot),
+            person=person,
+            first_seen=first_seen,
+            opted_out=bool(opted_out),
+            accounts=tuple(sorted(linked.get(person, [key]))) if person else (key,),
         )
-        for row in rows
+        for key, name, is_bot, person, first_seen, opted_out in rows
     }
     return {key: found.get(key) or Profile(key=key, name=key, accounts=(key,)) for key in wanted}
 

@@ -34,7 +34,7 @@ from bot.features.base import Context
 from bot.features.karma.link import Profile
 from bot.features.karma.settings import KarmaSettings, giver_weight
 from storage import models
-from storage.repositories import Store
+from storage.repositories import Query, Store
 
 EARNED = ("thanks", "reaction")
 NETTED = ("thanks", "reaction", "reversal")
@@ -83,8 +83,8 @@ def _totals_statement() -> Any:
 
 # Built once and bound with parameters: the judge runs for every award, and building
 # these statements cost more than running them.
-_PAIRS = _pairs_statement()
-_TOTALS = _totals_statement()
+_PAIRS = Query(_pairs_statement())
+_TOTALS = Query(_totals_statement())
 BOT, SELF, COOLDOWN, RECIPROCAL = "bot", "self", "cooldown", "reciprocal"
 CAP_GIVER, CAP_RECEIVER, RING, NEW_MEMBER = (
     "daily_cap_giver",
@@ -168,7 +168,7 @@ class Ledger:
         }
         return [
             Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), last)
-            for a, b, net, day, last in (await self.store.session.execute(_PAIRS, params)).all()
+            for a, b, net, day, last in await _PAIRS.all(self.store.session, params)
         ]
 
     async def totals(self, givers: Sequence[str], receivers: Sequence[str]) -> tuple[float, float]:
@@ -179,7 +179,8 @@ class Ledger:
             "receivers": list(receivers),
             "both": [*givers, *receivers],
         }
-        giver_total, receiver_total = (await self.store.session.execute(_TOTALS, params)).one()
+        row = await _TOTALS.first(self.store.session, params)
+        giver_total, receiver_total = row if row is not None else (None, None)
         return float(giver_total or 0.0), float(receiver_total or 0.0)
 
     async def community_start(self) -> datetime | None:

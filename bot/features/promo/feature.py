@@ -66,6 +66,7 @@ from bot.features.promo.signals import (
 from bot.locales import Locale, get_locale
 from bot.text import Analysed, Link, analyse, defuse_mentions
 from storage import models
+from storage.repositories import Query
 
 FEATURE = "promo"
 ALLOW_KEY = "allow"
@@ -151,7 +152,7 @@ def _answer_statements() -> tuple[Any, Any]:
 
 
 # Built once, bound per call: they run for every watched message.
-_REPLIES, _MENTIONS = _answer_statements()
+_REPLIES, _MENTIONS = (Query(stmt) for stmt in _answer_statements())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -574,10 +575,10 @@ class PromoFeature:
             "pattern": f"%{needle}%",
         }
         session = ctx.store.session
-        found = [(at, row_id) for at, row_id in (await session.execute(_REPLIES, params)).all()]
+        found = [(at, row_id) for at, row_id in await _REPLIES.all(session, params)]
         found += [
             (at, row_id)
-            for at, row_id, keys in (await session.execute(_MENTIONS, params)).all()
+            for at, row_id, keys in await _MENTIONS.all(session, params)
             if member in (keys or ())
         ]
         # The newest ``limit`` of both, oldest first.

@@ -24,6 +24,7 @@ from bot.locales import get_locale
 from bot.text import analyse
 from storage import models
 from storage.db import Database
+from storage.inline_sqlite import InlineConnection
 from storage.repositories import State
 from tests.conftest import START, MakeApp, MakeChat
 
@@ -663,7 +664,7 @@ async def test_ordinary_messages_cost_no_extra_queries(make_chat: MakeChat) -> N
 
 
 async def test_a_rebuilt_window_counts_each_answer_once_through_the_indexes(
-    make_app: MakeApp, db_url: str
+    make_app: MakeApp, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await make_app(features=[PromoFeature()])
     clock = TestClock(START, timedelta(minutes=1))
@@ -686,15 +687,17 @@ async def test_a_rebuilt_window_counts_each_answer_once_through_the_indexes(
     second = await make_app(features=[promo])  # same database, fresh memory
     again = ConsoleChat(second.engine, community="demo", clock=clock, lines=list(chat.lines))
     statements: list[tuple[str, Any]] = []
+    run = InlineConnection.run
 
-    def capture(*args: Any) -> None:
-        if "reply_to_author" in str(args[2]) and "ORDER BY" in str(args[2]):
-            statements.append((str(args[2]), args[3]))
+    async def capture(conn: InlineConnection, sql: str, params: Any, **kw: Any) -> Any:
+        if "reply_to_author" in sql and "ORDER BY" in sql:
+            statements.append((sql, params))
+        return await run(conn, sql, params, **kw)
 
-    engine = second.db.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", capture)
+    # On SQLite the searches go to the driver directly.
+    monkeypatch.setattr(InlineConnection, "run", capture)
     await again.say("otto", DE.ad, chat="general")  # a watched message: the window is read
-    sa_event.remove(engine, "before_cursor_execute", capture)
+    monkeypatch.undo()
     # bob, carl and dora answered (dora's reply with a mention counts once), oldest first.
     assert answers == [[START + timedelta(minutes=m) for m in (1, 2, 3)]]
 
@@ -704,7 +707,7 @@ async def test_a_rebuilt_window_counts_each_answer_once_through_the_indexes(
     plans = []
     async with second.db.engine.connect() as conn:
         for sql, params in statements:
-            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params))
             plans.append(" ".join(str(row[-1]) for row in rows))
     assert any("ix_messages_community_reply_author_at" in plan for plan in plans), plans
     assert any("ix_messages_mentioning" in plan for plan in plans), plans

@@ -75,6 +75,19 @@ class Prebuilt:
         """Execute with one row of parameters; True if it touched a row."""
         return await self._execute(session, [params], many=False)
 
+    async def insert(self, session: AsyncSession, params: dict[str, Any]) -> int:
+        """Execute an INSERT with one row; the new row's id."""
+        driver = await _inline(session)
+        if driver is None:
+            stmt = self.statement(session.get_bind().dialect.name)
+            result = await (await session.connection()).execute(
+                stmt.returning(stmt.table.c.id), params
+            )
+            return int(result.scalar_one())
+        cursor = await self._driver_run(session, driver, [params], many=False)
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
     async def run_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         """Execute once per row (one executemany); the rows share their parameter names."""
         if rows:
@@ -89,6 +102,16 @@ class Prebuilt:
             stmt = self.statement(connection.dialect.name)
             result = await connection.execute(stmt, rows if many else rows[0])
             return bool(cast("CursorResult[Any]", result).rowcount)
+        return bool((await self._driver_run(session, driver, rows, many=many)).rowcount)
+
+    async def _driver_run(
+        self,
+        session: AsyncSession,
+        driver: InlineConnection,
+        rows: list[dict[str, Any]],
+        *,
+        many: bool,
+    ) -> sqlite3.Cursor:
         keys = tuple(rows[0])
         compiled = self._compiled.get(keys)
         if compiled is None:
@@ -96,10 +119,9 @@ class Prebuilt:
             compiled = self._compiled[keys] = _Compiled(stmt, keys, session.get_bind().dialect)
         values: Any = [compiled.values(row) for row in rows] if many else compiled.values(rows[0])
         try:
-            cursor = await driver.run(compiled.sql, values, many=many)
+            return await driver.run(compiled.sql, values, many=many)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(compiled.sql, values, exc, sqlite3.Error) from exc
-        return bool(cursor.rowcount)
 
 
 async def _inline(session: AsyncSession) -> InlineConnection | None:
@@ -139,8 +161,8 @@ class _Compiled:
     def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
         """The parameters in statement order, converted as SQLAlchemy converts them."""
         return tuple(
-            params[name] if convert is None else convert(params[name])
-            for name, convert in self._plan
+            value if convert is None or value is None else convert(value)
+            for value, convert in ((params[name], convert) for name, convert in self._plan)
         )
 
 
@@ -180,6 +202,14 @@ def _member_statement(dialect: str) -> Any:
 
 
 _MEMBER = Prebuilt(_member_statement)
+_LEDGER = Prebuilt(lambda dialect: insert(_table("karma_ledger")))
+# The SET clause names the columns given (compiled once per set of columns).
+_SET_FIELDS = Prebuilt(
+    lambda dialect: update(_table("messages")).where(
+        _table("messages").c.chat == bindparam("where_chat"),
+        _table("messages").c.message_id == bindparam("where_id"),
+    )
+)
 _DECISION = Prebuilt(lambda _dialect: insert(_table("decisions")))
 
 
@@ -195,27 +225,31 @@ class Query:
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
         self._compiled: Any = None
-        self._binds: dict[str, Callable[[Any], Any]] = {}
         self._results: tuple[Callable[[Any], Any] | None, ...] = ()
+        # Per length of each IN list: the SQL and where each of its values comes from.
+        self._shapes: dict[tuple[int, ...], tuple[str, tuple[_Slot, ...]]] = {}
 
     async def all(self, session: AsyncSession, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row."""
         driver = await _inline(session)
         if driver is None:
             return [tuple(row) for row in (await session.execute(self.stmt, params)).all()]
-        compiled = self._compiled or self._compile(session.get_bind().dialect)
-        state = compiled.construct_expanded_state(params)
-        binds = self._binds
-        values = tuple(
-            value if value is None or name not in binds else binds[name](value)
-            for name, value in zip(state.positiontup, state.positional_parameters, strict=True)
-        )
+        if self._compiled is None:
+            self._compile(session.get_bind().dialect)
+        shape = tuple(len(v) if isinstance(v, list | tuple) else -1 for v in params.values())
+        found = self._shapes.get(shape)
+        if found is None:
+            found = self._shapes[shape] = self._expand(params)
+        sql, slots = found
+        values = tuple(slot.value(params) for slot in slots)
         try:
-            cursor = await driver.run(state.statement, values)
+            cursor = await driver.run(sql, values)
             rows = cursor.fetchall()
         except sqlite3.Error as exc:
-            raise DBAPIError.instance(state.statement, values, exc, sqlite3.Error) from exc
+            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
         convert = self._results
+        if not any(convert):
+            return rows
         return [
             tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
             for row in rows
@@ -226,15 +260,57 @@ class Query:
         rows = await self.all(session, params)
         return rows[0] if rows else None
 
-    def _compile(self, dialect: Dialect) -> Any:
+    def _compile(self, dialect: Dialect) -> None:
         compiled = self.stmt.compile(dialect=dialect)
-        self._binds = dict(compiled._bind_processors)
         self._results = tuple(
             entry.type.dialect_impl(dialect).result_processor(dialect, None)
             for entry in compiled._result_columns
         )
         self._compiled = compiled
-        return compiled
+
+    def _expand(self, params: dict[str, Any]) -> tuple[str, tuple[_Slot, ...]]:
+        """The SQL for these list lengths, and a slot per placeholder (found with markers)."""
+        compiled = self._compiled
+        markers: dict[str, Any] = {}
+        for name, value in params.items():
+            if isinstance(value, list | tuple):
+                markers[name] = [_Marker(name, i) for i in range(len(value))]
+            else:
+                markers[name] = _Marker(name, None)
+        state = compiled.construct_expanded_state(markers)
+        processors = {**compiled._bind_processors, **state.processors}
+        slots = []
+        for position, value in zip(state.positiontup, state.positional_parameters, strict=True):
+            convert = processors.get(position)
+            if isinstance(value, _Marker):
+                slots.append(_Slot(value.name, value.index, None, convert))
+            else:  # a literal of the statement, e.g. the reasons of an IN (...)
+                constant = value if convert is None or value is None else convert(value)
+                slots.append(_Slot(None, None, constant, None))
+        return state.statement, tuple(slots)
+
+
+@dataclass(frozen=True, slots=True)
+class _Marker:
+    name: str
+    index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where one placeholder's value comes from: a parameter (or an item of one), or a
+    constant of the statement; converted as SQLAlchemy converts it."""
+
+    name: str | None
+    index: int | None
+    constant: Any
+    convert: Callable[[Any], Any] | None
+
+    def value(self, params: dict[str, Any]) -> Any:
+        if self.name is None:
+            return self.constant
+        value = params[self.name] if self.index is None else params[self.name][self.index]
+        return value if self.convert is None or value is None else self.convert(value)
 
 
 class _Rows:
@@ -453,14 +529,7 @@ class Messages:
 
     async def set_fields(self, chat: str, message_id: str, **values: Any) -> None:
         """Update fields of a message (text after an edit, deleted, is_thanks)."""
-        stmt = (
-            update(models.Message)
-            .where(
-                and_(col(models.Message.chat) == chat, col(models.Message.message_id) == message_id)
-            )
-            .values(**values)
-        )
-        await self.session.execute(stmt)
+        await _SET_FIELDS.run(self.session, {**values, "where_chat": chat, "where_id": message_id})
 
     async def recent(
         self, chat: str, since: datetime, before: datetime, limit: int = 50
@@ -486,11 +555,20 @@ class Karma:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, entry: models.KarmaEntry) -> models.KarmaEntry:
-        """Append one ledger row."""
-        self.session.add(entry)
-        await self.session.flush()
-        return entry
+    async def add(self, **values: Any) -> int:
+        """Append one ledger row (columns of models.KarmaEntry); its id."""
+        params = {
+            "giver": None,
+            "rule": None,
+            "chat": None,
+            "message_id": None,
+            "target_message_id": None,
+            "emoji": None,
+            "reverses": None,
+            "note": None,
+            **values,
+        }
+        return await _LEDGER.insert(self.session, params)
 
     def _members(self, members: Sequence[str]) -> Any:
         return col(models.KarmaEntry.receiver).in_(members)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 
+from bot.features.karma.rules import _PAIRS, _TOTALS
 from storage import models
 from storage.db import Database
 from storage.repositories import Store
@@ -164,5 +165,57 @@ async def test_writes_after_a_commit_land_in_the_next_transaction(sqlite_url: st
         async with db.session() as session:
             keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
         assert sorted(keys) == ["k1", "k3"]
+    finally:
+        await db.dispose()
+
+
+async def test_a_query_returns_what_sqlalchemy_returns_for_every_list_length(
+    db_url: str,
+) -> None:
+    db = Database(db_url)
+    await db.prepare()
+    members = ["chat:a", "chat:b", "chat:c", "chat:d"]
+    try:
+        async with db.session() as session:
+            ledger = Store(session).karma
+            ids = []
+            for n, (giver, receiver) in enumerate(
+                [("chat:a", "chat:b"), ("chat:b", "chat:c"), ("chat:c", "chat:a"), (None, "chat:d")]
+            ):
+                ids.append(
+                    await ledger.add(
+                        community="demo",
+                        giver=giver,
+                        receiver=receiver,
+                        points=1.5 + n,
+                        reason="thanks" if n % 2 else "reaction",
+                        event_key=f"k{n}",
+                        at=AT.replace(hour=n + 1),
+                    )
+                )
+            # Each row's own id, in order.
+            assert ids == sorted(ids) and len(set(ids)) == 4
+        async with db.session() as session:
+            # Lengths 1, 2, 3, 4 and back to 2: each shape compiled once, then reused.
+            for size in (1, 2, 3, 4, 2):
+                keys = members[:size]
+                params = {
+                    "community": "demo",
+                    "keys": keys,
+                    "since": AT.replace(hour=0),
+                    "today": AT.replace(hour=2),
+                    "ring_since": AT.replace(hour=3),
+                }
+                expected = [tuple(r) for r in (await session.execute(_PAIRS.stmt, params)).all()]
+                assert sorted(await _PAIRS.all(session, params)) == sorted(expected)
+                assert expected, "the ledger rows must be found"
+                totals = {
+                    "community": "demo",
+                    "givers": keys[:1],
+                    "receivers": keys[1:] or keys,
+                    "both": keys,
+                }
+                expected = [tuple(r) for r in (await session.execute(_TOTALS.stmt, totals)).all()]
+                assert await _TOTALS.all(session, totals) == expected
     finally:
         await db.dispose()

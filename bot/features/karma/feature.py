@@ -248,20 +248,18 @@ class KarmaFeature:
         outcome = Outcome()
         if verdict.points > 0:
             entry = await ctx.store.karma.add(
-                models.KarmaEntry(
-                    community=ctx.community.name,
-                    giver=giver.key,
-                    receiver=receiver.key,
-                    points=verdict.points,
-                    reason=reason,
-                    rule=verdict.rule,
-                    chat=event.chat,
-                    message_id=source,
-                    target_message_id=target.message_id if target else source,
-                    emoji=emoji,
-                    event_key=event.key,
-                    at=ctx.now,
-                )
+                community=ctx.community.name,
+                giver=giver.key,
+                receiver=receiver.key,
+                points=verdict.points,
+                reason=reason,
+                rule=verdict.rule,
+                chat=event.chat,
+                message_id=source,
+                target_message_id=target.message_id if target else source,
+                emoji=emoji,
+                event_key=event.key,
+                at=ctx.now,
             )
             data: dict[str, Any] = {
                 "giver": giver.key,
@@ -270,7 +268,7 @@ class KarmaFeature:
                 "reason": reason,
                 "rule": verdict.rule,
                 "weight": verdict.weight,
-                "entry": entry.id,
+                "entry": entry,
             }
             if target is not None:
                 data["via"] = target.via
@@ -467,21 +465,19 @@ async def _reverse(
     outcome = Outcome()
     for award in awards:
         row = await ctx.store.karma.add(
-            models.KarmaEntry(
-                community=ctx.community.name,
-                giver=award.giver,
-                receiver=award.receiver,
-                points=-award.points,
-                reason="reversal",
-                rule=cause,
-                chat=award.chat,
-                message_id=award.message_id,
-                target_message_id=award.target_message_id,
-                emoji=award.emoji,
-                event_key=event_key,
-                reverses=award.id,
-                at=ctx.now,
-            )
+            community=ctx.community.name,
+            giver=award.giver,
+            receiver=award.receiver,
+            points=-award.points,
+            reason="reversal",
+            rule=cause,
+            chat=award.chat,
+            message_id=award.message_id,
+            target_message_id=award.target_message_id,
+            emoji=award.emoji,
+            event_key=event_key,
+            reverses=award.id,
+            at=ctx.now,
         )
         outcome.decisions.append(
             Decision(
@@ -492,7 +488,7 @@ async def _reverse(
                     "receiver": award.receiver,
                     "points": -award.points,
                     "reverses": award.id,
-                    "entry": row.id,
+                    "entry": row,
                     "cause": cause,
                 },
             )

@@ -261,18 +261,16 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
     note = " ".join(args[2:])[:500]
     points = round(-amount if take else amount, 2)
     await ctx.store.karma.add(
-        models.KarmaEntry(
-            community=ctx.community.name,
-            giver=author,
-            receiver=target,
-            points=points,
-            reason="moderator",
-            chat=event.chat,
-            message_id=event.message_id,
-            event_key=event.key,
-            note=note,
-            at=ctx.now,
-        )
+        community=ctx.community.name,
+        giver=author,
+        receiver=target,
+        points=points,
+        reason="moderator",
+        chat=event.chat,
+        message_id=event.message_id,
+        event_key=event.key,
+        note=note,
+        at=ctx.now,
     )
     ctx.store.session.add(
         models.ModLogEntry(

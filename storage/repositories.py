@@ -160,9 +160,10 @@ class _Compiled:
 
     def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
         """The parameters in statement order, converted as SQLAlchemy converts them."""
+        # As SQLAlchemy does, None goes through the conversion too (JSON stores "null").
         return tuple(
-            value if convert is None or value is None else convert(value)
-            for value, convert in ((params[name], convert) for name, convert in self._plan)
+            params[name] if convert is None else convert(params[name])
+            for name, convert in self._plan
         )
 
 
@@ -285,7 +286,7 @@ class Query:
             if isinstance(value, _Marker):
                 slots.append(_Slot(value.name, value.index, None, convert))
             else:  # a literal of the statement, e.g. the reasons of an IN (...)
-                constant = value if convert is None or value is None else convert(value)
+                constant = value if convert is None else convert(value)
                 slots.append(_Slot(None, None, constant, None))
         return state.statement, tuple(slots)
 
@@ -310,7 +311,7 @@ class _Slot:
         if self.name is None:
             return self.constant
         value = params[self.name] if self.index is None else params[self.name][self.index]
-        return value if self.convert is None or value is None else self.convert(value)
+        return value if self.convert is None else self.convert(value)
 
 
 class _Rows:
@@ -836,6 +837,25 @@ class Outbox:
         return cast("CursorResult[Any]", result).rowcount
 
 
+def _state_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(_table("feature_state"))
+    return stmt.on_conflict_do_update(
+        index_elements=["feature", "community", "key"],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+_STATE_SET = Prebuilt(_state_statement)
+_STATE_VALUE = Query(
+    select(col(models.FeatureState.value)).where(
+        col(models.FeatureState.feature) == bindparam("feature"),
+        col(models.FeatureState.community) == bindparam("community"),
+        col(models.FeatureState.key) == bindparam("key"),
+    )
+)
+
+
 class State:
     """Features' small persistent state (JSON values by key) and training samples."""
 
@@ -844,24 +864,20 @@ class State:
 
     async def get(self, feature: str, community: str, key: str, default: Any = None) -> Any:
         """A stored value, or ``default``."""
-        stmt = select(col(models.FeatureState.value)).where(
-            col(models.FeatureState.feature) == feature,
-            col(models.FeatureState.community) == community,
-            col(models.FeatureState.key) == key,
-        )
-        value = (await self.session.execute(stmt)).scalar_one_or_none()
-        return default if value is None else value
+        params = {"feature": feature, "community": community, "key": key}
+        row = await _STATE_VALUE.first(self.session, params)
+        return default if row is None or row[0] is None else row[0]
 
     async def set(self, feature: str, community: str, key: str, value: Any, at: datetime) -> None:
         """Store a value (insert or replace)."""
-        stmt = _insert(self.session, models.FeatureState).values(
-            feature=feature, community=community, key=key, value=value, updated_at=at
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["feature", "community", "key"],
-            set_={"value": value, "updated_at": at},
-        )
-        await self.session.execute(stmt)
+        params = {
+            "feature": feature,
+            "community": community,
+            "key": key,
+            "value": value,
+            "updated_at": at,
+        }
+        await _STATE_SET.run(self.session, params)
 
     async def delete(self, feature: str, community: str, key: str) -> None:
         """Forget a value."""

@@ -219,3 +219,20 @@ async def test_a_query_returns_what_sqlalchemy_returns_for_every_list_length(
                 assert await _TOTALS.all(session, totals) == expected
     finally:
         await db.dispose()
+
+
+async def test_feature_state_keeps_any_json_value(db_url: str) -> None:
+    db = Database(db_url)
+    await db.prepare()
+    try:
+        for value in ({"a": [1, 2.5, "ü"]}, None, [], "text", 0):
+            async with db.session() as session:
+                await Store(session).state.set("promo", "demo", "k", value, AT)
+            async with db.session() as session:
+                state = Store(session).state
+                assert await state.get("promo", "demo", "k", "missing") == (
+                    "missing" if value is None else value
+                )
+                assert await state.get("promo", "demo", "other", "missing") == "missing"
+    finally:
+        await db.dispose()

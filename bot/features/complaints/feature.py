@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from bot import text as textlib
@@ -59,6 +59,7 @@ from bot.features.complaints.detect import ComplaintResult, Severity, detect, ex
 from bot.features.complaints.settings import ComplaintsSettings
 from bot.locales import get_locale
 from storage import models
+from storage.repositories import Query
 
 FEATURE = "complaints"
 KIND = "complaint"
@@ -68,6 +69,16 @@ MAX_HOPS = 8
 # How many recent complaint cases of a chat are considered for a reply to the bot.
 RECENT_CASES = 20
 EXCERPT = 200
+# Whether a member complained since a moment (for every complaint).
+_COMPLAINED = Query(
+    select(col(models.Complaint.id))
+    .where(
+        col(models.Complaint.community) == bindparam("community"),
+        col(models.Complaint.member) == bindparam("member"),
+        col(models.Complaint.at) >= bindparam("since"),
+    )
+    .limit(1)
+)
 
 
 class ComplaintsFeature:
@@ -350,16 +361,8 @@ class ComplaintsFeature:
         self, ctx: Context[ComplaintsSettings], member: str, since: datetime
     ) -> bool:
         """True if the member's earlier complaint in this community is recent enough."""
-        stmt = (
-            select(col(models.Complaint.id))
-            .where(
-                col(models.Complaint.community) == ctx.community.name,
-                col(models.Complaint.member) == member,
-                col(models.Complaint.at) >= since,
-            )
-            .limit(1)
-        )
-        return (await ctx.store.session.execute(stmt)).first() is not None
+        params = {"community": ctx.community.name, "member": member, "since": since}
+        return await _COMPLAINED.first(ctx.store.session, params) is not None
 
     async def _cooling_down(self, ctx: Context[ComplaintsSettings], member: str) -> bool:
         """True if the bot answered this member within ``reply_cooldown_hours``."""

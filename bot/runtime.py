@@ -251,6 +251,8 @@ class Runtime:
             running = set(tasks)
             tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
             tasks.append(asyncio.create_task(self._recover_when_ready(), name="outbox"))
+            checkpoints = self.app.db.checkpoints(self._stopping)
+            tasks.append(asyncio.create_task(checkpoints, name="checkpoints"))
             waiting: set[asyncio.Future[Any]] = {stopped, *running}
             # An adapter that ends quietly (a console at end of input) leaves the others
             # running; one that fails stops the bot.

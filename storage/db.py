@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +30,9 @@ from storage import inline_sqlite
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+# SQLite's default; while ``Database.checkpoints`` runs, commits leave it to that task.
+AUTOCHECKPOINT_PAGES = 1000
+CHECKPOINT_SECONDS = 1.0
 
 
 class DatabaseError(Exception):
@@ -57,6 +63,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _checkpoint_connection(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=0")
+    return conn
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    # PASSIVE copies what no reader still needs and never waits for anyone.
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +123,47 @@ class Database:
             kwargs["pool_recycle"] = pool.recycle_seconds or -1
             kwargs["pool_pre_ping"] = pool.pre_ping
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        memory = parsed.database in (None, "", ":memory:")
+        self._file = parsed.database if self.is_sqlite and not memory else None
+        self._checkpointing = False
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "checkout", self._autocheckpoint)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def _autocheckpoint(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # SQLite copies its write-ahead log into the database file in the commit that
+        # fills 1,000 pages: several milliseconds for that one event. While
+        # ``checkpoints`` runs, a worker thread does it and commits never do.
+        wanted = 0 if self._checkpointing else AUTOCHECKPOINT_PAGES
+        if record.info.get("wal_autocheckpoint") != wanted:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA wal_autocheckpoint={wanted}")
+            cursor.close()
+            record.info["wal_autocheckpoint"] = wanted
+
+    async def checkpoints(self, until: asyncio.Event, every: float = CHECKPOINT_SECONDS) -> None:
+        """Checkpoint SQLite's write-ahead log from a worker thread until ``until`` is set.
+
+        For the running bot: its commits then never pay for a checkpoint. PostgreSQL and
+        in-memory databases need none; this returns when ``until`` is set.
+        """
+        if self._file is None:
+            await until.wait()
+            return
+        conn = await asyncio.to_thread(_checkpoint_connection, self._file)
+        self._checkpointing = True
+        try:
+            while not until.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(until.wait(), every)
+                try:
+                    await asyncio.to_thread(_checkpoint, conn)
+                except sqlite3.Error as exc:  # the next commit will report a real problem
+                    log.warning("checkpoint of %s failed: %s", self._file, exc)
+        finally:
+            self._checkpointing = False
+            conn.close()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

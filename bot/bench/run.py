@@ -660,11 +660,18 @@ async def _live_child(spec: dict[str, Any]) -> dict[str, Any]:
                 built.append(item.event)
             events[name] = built
         chat = ConsoleChat(app.engine, community=community)
-        # Warm-up: caches and compiled lexicons are built once per process, as in a bot
-        # that has been running; these events are not measured.
-        for event in events["warmup"]:
-            await chat.send(event)
-        return await offer(chat, events["live"], rate, seconds)
+        # As in the running bot, a worker thread checkpoints SQLite's log.
+        stop = asyncio.Event()
+        checkpoints = asyncio.create_task(app.db.checkpoints(stop))
+        try:
+            # Warm-up: caches and compiled lexicons are built once per process, as in a
+            # bot that has been running; these events are not measured.
+            for event in events["warmup"]:
+                await chat.send(event)
+            return await offer(chat, events["live"], rate, seconds)
+        finally:
+            stop.set()
+            await checkpoints
     finally:
         await app.close()
 

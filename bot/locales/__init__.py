@@ -82,7 +82,11 @@ def _data(language: str) -> Mapping[str, Any]:
 @functools.cache
 def get_locale(language: str) -> Locale:
     """The locale of a language, falling back to English for missing texts."""
-    if language not in LANGUAGES:
-        language = "en"
-    fallback = None if language == "en" else get_locale("en")
+    return _locale(language if language in LANGUAGES else "en")
+
+
+@functools.cache
+def _locale(language: str) -> Locale:
+    # One per language: asked for by every feature for every event; a Locale is read-only.
+    fallback = None if language == "en" else _locale("en")
     return Locale(language, _data(language), fallback)

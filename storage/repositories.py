@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -156,15 +157,28 @@ class _Compiled:
             raise ValueError(f"parameters {keys} do not bind {order}")
         processors = compiled._bind_processors
         self.sql: str = compiled.string
-        self._plan = tuple((name, processors.get(name)) for name in order)
-
-    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        """The parameters in statement order, converted as SQLAlchemy converts them."""
-        # As SQLAlchemy does, None goes through the conversion too (JSON stores "null").
-        return tuple(
-            params[name] if convert is None else convert(params[name])
-            for name, convert in self._plan
+        self._get = _getter(order)
+        self._convert = tuple(
+            (i, processors[name]) for i, name in enumerate(order) if name in processors
         )
+
+    def values(self, params: dict[str, Any]) -> list[Any]:
+        """The parameters in statement order, converted as SQLAlchemy converts them."""
+        values = list(self._get(params))
+        # As SQLAlchemy does, None goes through the conversion too (JSON stores "null").
+        for i, convert in self._convert:
+            values[i] = convert(values[i])
+        return values
+
+
+def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], Sequence[Any]]:
+    """The values of ``names`` in order, as a sequence (itemgetter alone unpacks one)."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda params: (params[name],)
+    if not names:
+        return lambda params: ()
+    return operator.itemgetter(*names)
 
 
 def _on_conflict(table: str, *columns: str) -> Prebuilt:
@@ -226,7 +240,7 @@ class Query:
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
         self._compiled: Any = None
-        self._results: tuple[Callable[[Any], Any] | None, ...] = ()
+        self._converted: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
         # Per length of each IN list: the SQL and where each of its values comes from.
         self._shapes: dict[tuple[int, ...], tuple[str, tuple[_Slot, ...]]] = {}
 
@@ -248,13 +262,16 @@ class Query:
             rows = cursor.fetchall()
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-        convert = self._results
-        if not any(convert):
+        if not self._converted:
             return rows
-        return [
-            tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
-            for row in rows
-        ]
+        out = []
+        for row in rows:
+            fields = list(row)
+            for i, convert in self._converted:
+                if fields[i] is not None:
+                    fields[i] = convert(fields[i])
+            out.append(tuple(fields))
+        return out
 
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row, or None."""
@@ -263,10 +280,11 @@ class Query:
 
     def _compile(self, dialect: Dialect) -> None:
         compiled = self.stmt.compile(dialect=dialect)
-        self._results = tuple(
+        results = (
             entry.type.dialect_impl(dialect).result_processor(dialect, None)
             for entry in compiled._result_columns
         )
+        self._converted = tuple((i, f) for i, f in enumerate(results) if f is not None)
         self._compiled = compiled
 
     def _expand(self, params: dict[str, Any]) -> tuple[str, tuple[_Slot, ...]]:

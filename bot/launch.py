@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from adapters.base import Adapter
@@ -39,6 +40,17 @@ def build_adapters(config: Config, app: App) -> list[Adapter]:
     return adapters
 
 
+def settle_heap() -> None:
+    """Keep what start-up built (modules, schemas, the app) out of later garbage collections.
+
+    A full collection walks every object; with the start-up objects it took some 100 ms,
+    which the member whose event set it off and the events queued behind it waited for.
+    These objects live as long as the process, so the collector need not look at them.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def launch(config: Config) -> None:
     """Run until SIGINT/SIGTERM."""
     # Check the tokens before touching the database, so a bad start changes nothing.
@@ -51,6 +63,7 @@ async def launch(config: Config) -> None:
         runtime = Runtime(
             app, build_adapters(config, app), shutdown_seconds=config.bot.shutdown_seconds
         )
+        settle_heap()
         log.info("Leumund is running for %d community(ies)", len(config.communities))
         await runtime.run()
     finally:

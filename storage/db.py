@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.pool import StaticPool
 
 from storage import inline_sqlite
@@ -130,6 +131,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "checkout", self._autocheckpoint)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # SQLAlchemy configures the model mappers on their first use, which takes some
+        # 100 ms: at start-up, not in the first member's event.
+        configure_mappers()
 
     def _autocheckpoint(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         # SQLite copies its write-ahead log into the database file in the commit that

@@ -496,10 +496,12 @@ async def test_the_bot_gets_the_configured_shutdown_bound(
     from bot.app import default_config
 
     made: list[float] = []
+    steps: list[str] = []
 
     class Started(Runtime):
         async def run(self) -> None:
             made.append(self.shutdown_seconds)
+            steps.append("run")
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'launch.db'}"
     config = default_config(url)
@@ -508,5 +510,21 @@ async def test_the_bot_gets_the_configured_shutdown_bound(
     )
     monkeypatch.setattr(bot.launch, "Runtime", Started)
     monkeypatch.setattr(bot.launch, "build_adapters", lambda _config, _app: [Recorder()])
+    # The start-up heap is set aside once the bot is built, before it runs.
+    monkeypatch.setattr(bot.launch, "settle_heap", lambda: steps.append("settled"))
     await bot.launch.launch(config)
     assert made == [2.5]
+    assert steps == ["settled", "run"]
+
+
+def test_settling_the_heap_keeps_start_up_objects_out_of_collections() -> None:
+    import gc
+
+    from bot.launch import settle_heap
+
+    before = gc.get_freeze_count()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

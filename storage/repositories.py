@@ -362,6 +362,7 @@ class _Rows:
         return self.model.model_construct(**dict(zip(self.names, row, strict=True)))
 
 
+_MEMBER_ROW = _Rows(models.Member, col(models.Member.key) == bindparam("key"))
 _MESSAGES = SQLModel.metadata.tables["messages"]
 _MESSAGE_ROW = _Rows(
     models.Message,
@@ -483,11 +484,8 @@ class Members:
         await self.session.execute(stmt)
 
     async def get(self, key: str) -> models.Member | None:
-        """The member with that key."""
-        result = await self.session.execute(
-            select(models.Member).where(col(models.Member.key) == key)
-        )
-        return result.scalar_one_or_none()
+        """The member with that key (a read-only copy on SQLite; see ``_Rows``)."""
+        return cast(models.Member | None, await _MEMBER_ROW.first(self.session, {"key": key}))
 
     async def by_name(self, platform: str, name: str) -> models.Member | None:
         """Find a member of a platform by @username or display name (case-insensitive)."""

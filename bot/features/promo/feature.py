@@ -151,6 +151,32 @@ def _answer_statements() -> tuple[Any, Any]:
     return replies, mentions
 
 
+def _window_statement() -> Any:
+    message = models.Message
+    return (
+        columns(
+            col(message.chat),
+            col(message.message_id),
+            col(message.at),
+            col(message.text),
+            col(message.reply_to),
+            col(message.reply_to_author),
+            col(message.mentions),
+            col(message.fingerprint),
+        )
+        .where(
+            col(message.community) == bindparam("community"),
+            col(message.author) == bindparam("author"),
+            col(message.at) >= bindparam("since"),
+            col(message.deleted) == False,  # noqa: E712
+        )
+        .order_by(col(message.at).desc(), col(message.id).desc())
+        .limit(bindparam("limit"))
+    )
+
+
+# A member's recent messages, read when a window is rebuilt.
+_WINDOW = Query(_window_statement())
 # Built once, bound per call: they run for every watched message.
 _REPLIES, _MENTIONS = (Query(stmt) for stmt in _answer_statements())
 
@@ -521,28 +547,13 @@ class PromoFeature:
             FEATURE, community, CLEARED_KEY.format(member=author)
         )
         cleared = datetime.fromisoformat(cleared_at) if isinstance(cleared_at, str) else None
-        message = models.Message
-        stmt = (
-            columns(
-                col(message.chat),
-                col(message.message_id),
-                col(message.at),
-                col(message.text),
-                col(message.reply_to),
-                col(message.reply_to_author),
-                col(message.mentions),
-                col(message.fingerprint),
-            )
-            .where(
-                col(message.community) == community,
-                col(message.author) == author,
-                col(message.at) >= since,
-                col(message.deleted) == False,  # noqa: E712
-            )
-            .order_by(col(message.at).desc(), col(message.id).desc())
-            .limit(settings.window_messages + 1)
-        )
-        rows = (await ctx.store.session.execute(stmt)).all()
+        params = {
+            "community": community,
+            "author": author,
+            "since": since,
+            "limit": settings.window_messages + 1,
+        }
+        rows = await _WINDOW.all(ctx.store.session, params)
         state.entries.clear()
         for chat, message_id, at, text, reply_to, reply_author, mentions, stored in reversed(rows):
             if chat == current.chat and message_id == current.message_id:

@@ -131,8 +131,8 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "checkout", self._autocheckpoint)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        # SQLAlchemy configures the model mappers on their first use, which takes some
-        # 100 ms: at start-up, not in the first member's event.
+        # SQLAlchemy configures the model mappers on their first use (some 10 ms): at
+        # start-up, not in the first member's event.
         configure_mappers()
 
     def _autocheckpoint(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -155,7 +155,12 @@ class Database:
         if self._file is None:
             await until.wait()
             return
-        conn = await asyncio.to_thread(_checkpoint_connection, self._file)
+        try:
+            conn = await asyncio.to_thread(_checkpoint_connection, self._file)
+        except sqlite3.Error as exc:  # commits go on checkpointing as SQLite does
+            log.warning("no checkpoints from a worker for %s: %s", self._file, exc)
+            await until.wait()
+            return
         self._checkpointing = True
         try:
             while not until.is_set():

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from storage.db import AUTOCHECKPOINT_PAGES, Database
@@ -98,4 +99,25 @@ async def test_memory_databases_need_no_checkpoints() -> None:
         stop.set()
         await asyncio.wait_for(task, 1)
     finally:
+        await db.dispose()
+
+
+async def test_without_a_worker_connection_commits_checkpoint_as_before(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "gone.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.prepare()
+    # The worker cannot open the file (here: a directory stands where it would be).
+    db._file = str(tmp_path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(db.checkpoints(stop, every=0.01))
+    try:
+        await asyncio.sleep(0.1)
+        assert not task.done()
+        assert await _autocheckpoint(db) == AUTOCHECKPOINT_PAGES
+        assert "no checkpoints from a worker" in caplog.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 1)
         await db.dispose()

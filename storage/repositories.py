@@ -29,7 +29,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel, col
 
 from storage import models
@@ -99,10 +98,8 @@ class Prebuilt:
     ) -> bool:
         driver = await _inline(session)
         if driver is None:
-            connection = await session.connection()
-            stmt = self.statement(connection.dialect.name)
-            result = await connection.execute(stmt, rows if many else rows[0])
-            return bool(cast("CursorResult[Any]", result).rowcount)
+            stmt = self.statement(session.get_bind().dialect.name)
+            return await _changed(session, stmt, rows if many else rows[0])
         return bool((await self._driver_run(session, driver, rows, many=many)).rowcount)
 
     async def _driver_run(
@@ -344,18 +341,14 @@ class _Rows:
         self.model = model
         self.orm = select(model).where(where)
         self.query = Query(select(*table.columns).where(where))
+        # Instances made without the ORM's loading rely on configured mappers for their
+        # attributes: storage.db.Database configures them when it opens.
         self.names = tuple(c.name for c in table.columns)
-        # Instances made without the ORM's loading still need configured mappers for
-        # their attributes (a process's first lookup may come before any query).
-        self._configured = False
 
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> Any:
         """The first matching row, or None."""
         if await _inline(session) is None:
             return (await session.execute(self.orm, params)).scalars().first()
-        if not self._configured:
-            configure_mappers()
-            self._configured = True
         row = await self.query.first(session, params)
         if row is None:
             return None

@@ -105,16 +105,18 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # The database file, None for an in-memory database.
+        file = None if parsed.database in (None, "", ":memory:") else parsed.database
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             # One process and one writer: the pool settings do not apply. SQLite runs on
             # the event loop's thread and waits for locks there (storage.inline_sqlite).
             connect_args: dict[str, Any] = {"async_creator_fn": inline_sqlite.connect}
-            if parsed.database in (None, "", ":memory:"):
+            if file is None:
                 kwargs["poolclass"] = StaticPool
                 connect_args["check_same_thread"] = False
             else:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                Path(file).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = connect_args
         else:
             pool = pool or PoolSettings()
@@ -124,8 +126,7 @@ class Database:
             kwargs["pool_recycle"] = pool.recycle_seconds or -1
             kwargs["pool_pre_ping"] = pool.pre_ping
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        memory = parsed.database in (None, "", ":memory:")
-        self._file = parsed.database if self.is_sqlite and not memory else None
+        self._file = file if self.is_sqlite else None
         self._checkpointing = False
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

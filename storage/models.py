@@ -112,6 +112,7 @@ class KarmaEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_karma_community_receiver_at", "community", "receiver", "at"),
         Index("ix_karma_community_giver_at", "community", "giver", "at"),
+        Index("ix_karma_community_at", "community", "at"),
         Index("ix_karma_source", "chat", "message_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -130,6 +131,15 @@ class KarmaEntry(SQLModel, table=True):
     reverses: int | None = Field(default=None, index=True)
     note: str | None = Field(default=None, max_length=512)
     at: datetime
+
+
+class KarmaBalance(SQLModel, table=True):
+    """A member's all-time karma: the sum of their ledger rows, kept with each new row."""
+
+    __tablename__ = "karma_balances"
+    community: str = Field(primary_key=True, max_length=64)
+    member: str = Field(primary_key=True, max_length=128)
+    points: float
 
 
 class Decision(SQLModel, table=True):

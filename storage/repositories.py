@@ -215,6 +215,19 @@ def _member_statement(dialect: str) -> Any:
 
 _MEMBER = Prebuilt(_member_statement)
 _LEDGER = Prebuilt(lambda dialect: insert(_table("karma_ledger")))
+
+
+def _balance_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(_table("karma_balances"))
+    # One statement whatever the row's state: concurrent writers on PostgreSQL add up.
+    return stmt.on_conflict_do_update(
+        index_elements=["community", "member"],
+        set_={"points": stmt.table.c.points + stmt.excluded.points},
+    )
+
+
+_BALANCE = Prebuilt(_balance_statement)
 # The SET clause names the columns given (compiled once per set of columns).
 _SET_FIELDS = Prebuilt(
     lambda dialect: update(_table("messages")).where(
@@ -578,7 +591,17 @@ class Karma:
             "note": None,
             **values,
         }
-        return await _LEDGER.insert(self.session, params)
+        entry = await _LEDGER.insert(self.session, params)
+        # In the same transaction as the row: a rollback or a crash takes both back.
+        await _BALANCE.run(
+            self.session,
+            {
+                "community": params["community"],
+                "member": params["receiver"],
+                "points": params["points"],
+            },
+        )
+        return entry
 
     def _members(self, members: Sequence[str]) -> Any:
         return col(models.KarmaEntry.receiver).in_(members)
@@ -587,12 +610,28 @@ class Karma:
         self, community: str, members: Sequence[str], since: datetime | None = None
     ) -> float:
         """Karma of a member (all linked accounts), optionally since a moment."""
+        if since is None:
+            balances = await self.balances(community, members)
+            return sum(balances.values(), 0.0)
         stmt = select(func.coalesce(func.sum(col(models.KarmaEntry.points)), 0.0)).where(
-            col(models.KarmaEntry.community) == community, self._members(members)
+            col(models.KarmaEntry.community) == community,
+            self._members(members),
+            col(models.KarmaEntry.at) >= since,
         )
-        if since is not None:
-            stmt = stmt.where(col(models.KarmaEntry.at) >= since)
         return float((await self.session.execute(stmt)).scalar_one())
+
+    async def balances(
+        self, community: str, members: Sequence[str] | None = None
+    ) -> dict[str, float]:
+        """All-time karma per account (of these accounts, or of everyone), unrounded."""
+        if members is None:
+            rows = await _ALL_BALANCES.all(self.session, {"community": community})
+        elif not members:
+            return {}
+        else:
+            params = {"community": community, "members": list(members)}
+            rows = await _BALANCES.all(self.session, params)
+        return {member: float(points) for member, points in rows}
 
     async def given_since(self, community: str, giver: str, since: datetime) -> float:
         """Points a giver handed out since a moment (for the giver's daily cap)."""
@@ -682,6 +721,9 @@ class Karma:
         self, community: str, since: datetime | None = None, limit: int = 10
     ) -> list[KarmaTotal]:
         """Members with the most karma, optionally since a moment."""
+        if since is None:
+            ranked = sorted(((-p, m) for m, p in (await self.balances(community)).items() if p > 0))
+            return [KarmaTotal(m, round(-p, 2)) for p, m in ranked[:limit]]
         points = func.sum(col(models.KarmaEntry.points))
         stmt = (
             select(col(models.KarmaEntry.receiver), points)
@@ -705,6 +747,18 @@ class Karma:
             .group_by(col(models.KarmaEntry.receiver))
         )
         return {m: round(float(p), 2) for m, p in (await self.session.execute(stmt)).all()}
+
+
+_BALANCE_COLUMNS = (col(models.KarmaBalance.member), col(models.KarmaBalance.points))
+_ALL_BALANCES = Query(
+    select(*_BALANCE_COLUMNS).where(col(models.KarmaBalance.community) == bindparam("community"))
+)
+_BALANCES = Query(
+    select(*_BALANCE_COLUMNS).where(
+        col(models.KarmaBalance.community) == bindparam("community"),
+        col(models.KarmaBalance.member).in_(bindparam("members", expanding=True)),
+    )
+)
 
 
 class Decisions:

@@ -73,6 +73,23 @@ def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
     return result
 
 
+def unbalanced(db: Path) -> list[tuple[str, str, float | None, float | None]]:
+    """Members whose kept balance is not the sum of their ledger rows."""
+    with sqlite3.connect(db) as conn:
+        ledger = {
+            (c, r): float(p)
+            for c, r, p in conn.execute(
+                "SELECT community, receiver, SUM(points) FROM karma_ledger GROUP BY 1, 2"
+            )
+        }
+        kept = {(c, m): float(p) for c, m, p in conn.execute("SELECT * FROM karma_balances")}
+    return [
+        (*key, ledger.get(key), kept.get(key))
+        for key in sorted(ledger.keys() | kept.keys())
+        if key not in ledger or key not in kept or abs(ledger[key] - kept[key]) > 1e-9
+    ]
+
+
 def crash_loop(tmp_path: Path, lines: int, kills: int, seed: int) -> None:
     jsonl = tmp_path / "community.jsonl"
     write_jsonl(jsonl, SynthConfig(lines=lines, members=max(50, lines // 10), seed=seed))
@@ -116,6 +133,7 @@ def crash_loop(tmp_path: Path, lines: int, kills: int, seed: int) -> None:
     assert expected["karma_ledger"], "the stream must award karma for the check to mean much"
     assert expected["flags"] and expected["cases"], "the stream must raise flags and cases"
     assert expected.keys() == actual.keys()
+    assert unbalanced(crashed) == [], "balances must stay the sums of the ledger"
     for table in expected:
         assert actual[table] == expected[table], f"{table} differs after {killed} kill(s)"
 

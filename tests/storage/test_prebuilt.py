@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 
-from bot.features.karma.rules import _PAIRS, _TOTALS
+from bot.features.karma.rules import _PAIRS
 from storage import models
 from storage.db import Database
-from storage.repositories import Store
+from storage.repositories import _BALANCES, Store
 
 AT = datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC)
 
@@ -209,14 +209,10 @@ async def test_a_query_returns_what_sqlalchemy_returns_for_every_list_length(
                 expected = [tuple(r) for r in (await session.execute(_PAIRS.stmt, params)).all()]
                 assert sorted(await _PAIRS.all(session, params)) == sorted(expected)
                 assert expected, "the ledger rows must be found"
-                totals = {
-                    "community": "demo",
-                    "givers": keys[:1],
-                    "receivers": keys[1:] or keys,
-                    "both": keys,
-                }
-                expected = [tuple(r) for r in (await session.execute(_TOTALS.stmt, totals)).all()]
-                assert await _TOTALS.all(session, totals) == expected
+                balances = {"community": "demo", "members": keys}
+                expected = [tuple(r) for r in (await session.execute(_BALANCES.stmt, balances))]
+                assert sorted(await _BALANCES.all(session, balances)) == sorted(expected)
+                assert len(expected) == size
     finally:
         await db.dispose()
 

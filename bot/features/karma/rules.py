@@ -69,22 +69,9 @@ def _pairs_statement() -> Any:
     ).group_by(rows.c.giver, rows.c.receiver)
 
 
-def _totals_statement() -> Any:
-    entry = models.KarmaEntry
-    r, points = col(entry.receiver), col(entry.points)
-    return select(
-        func.sum(case((r.in_(bindparam("givers", expanding=True)), points), else_=0.0)),
-        func.sum(case((r.in_(bindparam("receivers", expanding=True)), points), else_=0.0)),
-    ).where(
-        col(entry.community) == bindparam("community"),
-        r.in_(bindparam("both", expanding=True)),
-    )
-
-
 # Built once and bound with parameters: the judge runs for every award, and building
-# these statements cost more than running them.
+# the statement cost more than running it.
 _PAIRS = Query(_pairs_statement())
-_TOTALS = Query(_totals_statement())
 BOT, SELF, COOLDOWN, RECIPROCAL = "bot", "self", "cooldown", "reciprocal"
 CAP_GIVER, CAP_RECEIVER, RING, NEW_MEMBER = (
     "daily_cap_giver",
@@ -173,15 +160,11 @@ class Ledger:
 
     async def totals(self, givers: Sequence[str], receivers: Sequence[str]) -> tuple[float, float]:
         """All-time karma of the giver's and of the receiver's accounts, in one query."""
-        params = {
-            "community": self.community,
-            "givers": list(givers),
-            "receivers": list(receivers),
-            "both": [*givers, *receivers],
-        }
-        row = await _TOTALS.first(self.store.session, params)
-        giver_total, receiver_total = row if row is not None else (None, None)
-        return float(giver_total or 0.0), float(receiver_total or 0.0)
+        balances = await self.store.karma.balances(self.community, [*givers, *receivers])
+        return (
+            sum((balances.get(k, 0.0) for k in givers), 0.0),
+            sum((balances.get(k, 0.0) for k in receivers), 0.0),
+        )
 
     async def community_start(self) -> datetime | None:
         """When the bot first saw a chat of the community."""

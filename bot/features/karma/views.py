@@ -9,6 +9,7 @@ Linked accounts count as one person everywhere. Members who opted out of being s
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -70,18 +71,24 @@ async def _target(ctx: Context[Any], event: CommandIssued, args: tuple[str, ...]
 
 async def _totals(ctx: Context[Any], since: datetime | None) -> dict[str, float]:
     """Points per person (linked accounts merged, keyed by a representative account)."""
-    points = func.sum(col(models.KarmaEntry.points))
-    stmt = (
-        select(col(models.KarmaEntry.receiver), points)
-        .where(col(models.KarmaEntry.community) == ctx.community.name)
-        .group_by(col(models.KarmaEntry.receiver))
-    )
-    if since is not None:
-        stmt = stmt.where(col(models.KarmaEntry.at) >= since)
+    rows: Iterable[tuple[str, float]]
+    if since is None:
+        rows = (await ctx.store.karma.balances(ctx.community.name)).items()
+    else:
+        points = func.sum(col(models.KarmaEntry.points))
+        stmt = (
+            select(col(models.KarmaEntry.receiver), points)
+            .where(
+                col(models.KarmaEntry.community) == ctx.community.name,
+                col(models.KarmaEntry.at) >= since,
+            )
+            .group_by(col(models.KarmaEntry.receiver))
+        )
+        rows = [(str(m), float(p)) for m, p in await ctx.store.session.execute(stmt)]
     persons = await person_map(ctx.store)
     merged: dict[str, float] = defaultdict(float)
     representative: dict[str, str] = {}
-    for receiver, total in (await ctx.store.session.execute(stmt)).all():
+    for receiver, total in rows:
         identity = persons.get(receiver, receiver)
         representative[identity] = min(representative.get(identity, receiver), receiver)
         merged[identity] += float(total)

@@ -60,13 +60,16 @@ async def community(make_chat: MakeChat, language: str, extra: str = "") -> Cons
                 opened_at=START,
             )
         )
+        for row in (
+            ledger("console:bob", "console:wanda", 1.0),
+            ledger("console:wanda", "console:bob", 0.5),
+            ledger("console:mod", "console:wanda", 2.0, reason="moderator"),
+            ledger("console:bob", "console:carol", 1.0),
+            ledger("console:carol", LINKED, 1.5),
+        ):
+            await store.karma.add(**row)
         session.add_all(
             [
-                ledger("console:bob", "console:wanda", 1.0),
-                ledger("console:wanda", "console:bob", 0.5),
-                ledger("console:mod", "console:wanda", 2.0, reason="moderator"),
-                ledger("console:bob", "console:carol", 1.0),
-                ledger("console:carol", LINKED, 1.5),
                 models.Flag(
                     community="demo",
                     case_id=case.id,
@@ -106,18 +109,18 @@ async def community(make_chat: MakeChat, language: str, extra: str = "") -> Cons
     return chat
 
 
-def ledger(giver: str, receiver: str, points: float, reason: str = "thanks") -> models.KarmaEntry:
-    return models.KarmaEntry(
-        community="demo",
-        giver=giver,
-        receiver=receiver,
-        points=points,
-        reason=reason,
-        chat="console:general",
-        message_id="2",
-        event_key=f"test:{giver}:{receiver}",
-        at=START,
-    )
+def ledger(giver: str, receiver: str, points: float, reason: str = "thanks") -> dict[str, Any]:
+    return {
+        "community": "demo",
+        "giver": giver,
+        "receiver": receiver,
+        "points": points,
+        "reason": reason,
+        "chat": "console:general",
+        "message_id": "2",
+        "event_key": f"test:{giver}:{receiver}",
+        "at": START,
+    }
 
 
 async def tables_naming_wanda(chat: ConsoleChat) -> dict[str, list[str]]:
@@ -133,8 +136,12 @@ async def tables_naming_wanda(chat: ConsoleChat) -> dict[str, list[str]]:
 
 
 async def totals(chat: ConsoleChat) -> dict[str, float]:
+    """Karma per account from the ledger, checked against the kept balances."""
     async with chat.engine.db.session() as session:
-        return await Store(session).karma.totals("demo")
+        karma = Store(session).karma
+        ledger, balances = await karma.totals("demo"), await karma.balances("demo")
+    assert {k: round(v, 2) for k, v in balances.items()} == ledger
+    return ledger
 
 
 # --- /mydata ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from bot.text import analyse
 from storage import models
 from storage.db import Database
 from storage.inline_sqlite import InlineConnection
-from storage.repositories import State
+from storage.repositories import State, Store
 from tests.conftest import START, MakeApp, MakeChat
 
 
@@ -471,15 +471,13 @@ async def test_members_with_high_karma_are_not_flagged_for_links(make_chat: Make
     chat = await make_chat(features=[PromoFeature()], language="en")
     async with chat.engine.db.session() as session:
         for member in ("console:kim", "console:lena"):
-            session.add(
-                models.KarmaEntry(
-                    community="demo",
-                    receiver=member,
-                    points=25.0 if member == "console:kim" else 5.0,
-                    reason="moderator",
-                    event_key=f"seed:{member}",
-                    at=START,
-                )
+            await Store(session).karma.add(
+                community="demo",
+                receiver=member,
+                points=25.0 if member == "console:kim" else 5.0,
+                reason="moderator",
+                event_key=f"seed:{member}",
+                at=START,
             )
         await session.commit()
     invite = "Our riders' meetup group has a chat now, join here: t.me/+RidersMeetup"

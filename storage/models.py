@@ -137,6 +137,8 @@ class KarmaBalance(SQLModel, table=True):
     """A member's all-time karma: the sum of their ledger rows, kept with each new row."""
 
     __tablename__ = "karma_balances"
+    # /top and a member's rank read the balances in order.
+    __table_args__ = (Index("ix_karma_balances_points", "community", "points"),)
     community: str = Field(primary_key=True, max_length=64)
     member: str = Field(primary_key=True, max_length=128)
     points: float
@@ -160,7 +162,10 @@ class Case(SQLModel, table=True):
     """A numbered matter for moderators: a promo flag, a ring, a complaint, an appeal."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_community_status", "community", "status"),)
+    __table_args__ = (
+        Index("ix_cases_community_status", "community", "status"),
+        Index("ix_cases_subject_kind_status", "subject", "kind", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     community: str = Field(max_length=64)
     kind: str = Field(max_length=32)

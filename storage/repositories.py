@@ -717,6 +717,16 @@ class Karma:
         )
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def leaders(self, community: str, limit: int) -> list[tuple[str, float]]:
+        """The accounts with the highest positive all-time balances, best first."""
+        params = {"community": community, "limit": limit}
+        return [(str(m), float(p)) for m, p in await _LEADERS.all(self.session, params)]
+
+    async def count_above(self, community: str, points: float) -> int:
+        """How many accounts have an all-time balance above ``points``."""
+        row = await _ABOVE.first(self.session, {"community": community, "points": points})
+        return int(row[0]) if row else 0
+
     async def top(
         self, community: str, since: datetime | None = None, limit: int = 10
     ) -> list[KarmaTotal]:
@@ -750,15 +760,21 @@ class Karma:
 
 
 _BALANCE_COLUMNS = (col(models.KarmaBalance.member), col(models.KarmaBalance.points))
-_ALL_BALANCES = Query(
-    select(*_BALANCE_COLUMNS).where(col(models.KarmaBalance.community) == bindparam("community"))
-)
+_IN_COMMUNITY = col(models.KarmaBalance.community) == bindparam("community")
+_POINTS = col(models.KarmaBalance.points)
+_ALL_BALANCES = Query(select(*_BALANCE_COLUMNS).where(_IN_COMMUNITY))
 _BALANCES = Query(
     select(*_BALANCE_COLUMNS).where(
-        col(models.KarmaBalance.community) == bindparam("community"),
-        col(models.KarmaBalance.member).in_(bindparam("members", expanding=True)),
+        _IN_COMMUNITY, col(models.KarmaBalance.member).in_(bindparam("members", expanding=True))
     )
 )
+_LEADERS = Query(
+    select(*_BALANCE_COLUMNS)
+    .where(_IN_COMMUNITY, _POINTS > 0)
+    .order_by(_POINTS.desc(), col(models.KarmaBalance.member))
+    .limit(bindparam("limit"))
+)
+_ABOVE = Query(select(func.count()).where(_IN_COMMUNITY, bindparam("points") < _POINTS))
 
 
 class Decisions:

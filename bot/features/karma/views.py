@@ -69,23 +69,23 @@ async def _target(ctx: Context[Any], event: CommandIssued, args: tuple[str, ...]
     return event.author.key
 
 
-async def _totals(ctx: Context[Any], since: datetime | None) -> dict[str, float]:
-    """Points per person (linked accounts merged, keyed by a representative account)."""
-    rows: Iterable[tuple[str, float]]
-    if since is None:
-        rows = (await ctx.store.karma.balances(ctx.community.name)).items()
-    else:
-        points = func.sum(col(models.KarmaEntry.points))
-        stmt = (
-            select(col(models.KarmaEntry.receiver), points)
-            .where(
-                col(models.KarmaEntry.community) == ctx.community.name,
-                col(models.KarmaEntry.at) >= since,
-            )
-            .group_by(col(models.KarmaEntry.receiver))
+async def _totals(ctx: Context[Any], since: datetime) -> dict[str, float]:
+    """Points per person since a moment (linked accounts merged, keyed by a representative)."""
+    points = func.sum(col(models.KarmaEntry.points))
+    stmt = (
+        select(col(models.KarmaEntry.receiver), points)
+        .where(
+            col(models.KarmaEntry.community) == ctx.community.name,
+            col(models.KarmaEntry.at) >= since,
         )
-        rows = [(str(m), float(p)) for m, p in await ctx.store.session.execute(stmt)]
-    persons = await person_map(ctx.store)
+        .group_by(col(models.KarmaEntry.receiver))
+    )
+    rows = [(str(m), float(p)) for m, p in await ctx.store.session.execute(stmt)]
+    return _merged(await person_map(ctx.store), rows)
+
+
+def _merged(persons: dict[str, str], rows: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Points of accounts merged per person, keyed by the person's smallest account key."""
     merged: dict[str, float] = defaultdict(float)
     representative: dict[str, str] = {}
     for receiver, total in rows:
@@ -93,6 +93,37 @@ async def _totals(ctx: Context[Any], since: datetime | None) -> dict[str, float]
         representative[identity] = min(representative.get(identity, receiver), receiver)
         merged[identity] += float(total)
     return {representative[i]: round(p, 2) for i, p in merged.items()}
+
+
+async def _linked(ctx: Context[Any]) -> tuple[dict[str, float], dict[str, float]]:
+    """All-time balances of linked accounts: per account, and merged per person."""
+    persons = await person_map(ctx.store)
+    if not persons:
+        return {}, {}
+    own = await ctx.store.karma.balances(ctx.community.name, list(persons))
+    return own, _merged(persons, own.items())
+
+
+async def _leaders(ctx: Context[Any], size: int) -> dict[str, float]:
+    """All-time points of the persons who can be among the best ``size``.
+
+    Read from the balances in order: an unlinked account outside the best ``size``
+    accounts that are not linked cannot rank higher; linked persons are merged first.
+    """
+    own, merged = await _linked(ctx)
+    best = await ctx.store.karma.leaders(ctx.community.name, size + len(own))
+    unlinked = {k: round(p, 2) for k, p in best if k not in own}
+    return {**dict(list(unlinked.items())[:size]), **merged}
+
+
+async def _persons_above(
+    ctx: Context[Any], linked: tuple[dict[str, float], dict[str, float]], points: float
+) -> int:
+    """How many persons have more all-time karma than ``points`` (linked accounts as one)."""
+    own, merged = linked
+    accounts = await ctx.store.karma.count_above(ctx.community.name, points)
+    counted = sum(1 for p in own.values() if p > points)  # linked accounts, counted alone
+    return accounts - counted + sum(1 for p in merged.values() if p > points)
 
 
 def _hidden(ctx: Context[Any], profile: Profile, viewer: str) -> bool:
@@ -149,9 +180,9 @@ async def summary(
         "level": level_text(ctx, level),
     }
     if total > 0:
-        ranked = [p for p in (await _totals(ctx, None)).values() if p > 0]
-        values["rank"] = 1 + sum(1 for p in ranked if p > total + 1e-9)
-        values["ranked"] = len(ranked)
+        linked = await _linked(ctx)
+        values["rank"] = 1 + await _persons_above(ctx, linked, total + 1e-9)
+        values["ranked"] = await _persons_above(ctx, linked, 0.0)
         text = ctx.locale.t("karma.summary", **values)
     else:
         text = ctx.locale.t("karma.summary_unranked", **values)
@@ -199,9 +230,13 @@ async def top(event: CommandIssued, ctx: Context[KarmaSettings]) -> Outcome:
     since = {"week": week_start(ctx.now, tz), "month": month_start(ctx.now, tz), "all": None}[
         period
     ]
-    totals = await _totals(ctx, since)
+    size = ctx.settings.top_size
+    if since is None:
+        totals = await _leaders(ctx, size)
+    else:
+        totals = await _totals(ctx, since)
     ranked = sorted(((p, k) for k, p in totals.items() if p > 0), key=lambda x: (-x[0], x[1]))
-    ranked = ranked[: ctx.settings.top_size]
+    ranked = ranked[:size]
     if not ranked:
         return Outcome(actions=[_reply(event, ctx.locale.t("karma.top_empty"))])
     found = await profiles(ctx.store, [k for _, k in ranked])

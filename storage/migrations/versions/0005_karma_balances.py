@@ -1,4 +1,4 @@
-"""karma balances kept with the ledger, and the ledger by time
+"""karma balances kept with the ledger; the ledger by time; cases by subject
 
 Revision ID: 0005
 Revises: 0004
@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("points", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("community", "member"),
     )
+    with op.batch_alter_table("karma_balances", schema=None) as batch_op:
+        batch_op.create_index("ix_karma_balances_points", ["community", "points"], unique=False)
     op.execute(
         "INSERT INTO karma_balances (community, member, points) "
         "SELECT community, receiver, SUM(points) FROM karma_ledger GROUP BY community, receiver"
@@ -33,9 +35,19 @@ def upgrade() -> None:
     # /top week and month read the ledger of a period, not the community's whole history.
     with op.batch_alter_table("karma_ledger", schema=None) as batch_op:
         batch_op.create_index("ix_karma_community_at", ["community", "at"], unique=False)
+    # A member's open case of a kind is looked up for every flag and warning; the open
+    # cases of a community are many where complaints wait for a human.
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_cases_subject_kind_status", ["subject", "kind", "status"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_subject_kind_status")
     with op.batch_alter_table("karma_ledger", schema=None) as batch_op:
         batch_op.drop_index("ix_karma_community_at")
+    with op.batch_alter_table("karma_balances", schema=None) as batch_op:
+        batch_op.drop_index("ix_karma_balances_points")
     op.drop_table("karma_balances")

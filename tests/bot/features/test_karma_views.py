@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,8 @@ from bot.events import Member, MessagePosted
 from bot.features.karma import KarmaFeature
 from bot.locales import get_locale
 from storage import models
-from tests.conftest import MakeChat
+from storage.repositories import Store
+from tests.conftest import START, MakeChat
 
 
 def wait(chat: ConsoleChat, **delta: float) -> None:
@@ -276,3 +278,66 @@ async def test_silent_acknowledgement(make_chat: MakeChat) -> None:
     await chat.say("alice", "danke @bob")
     assert chat.sent == []
     assert [d.kind for d in chat.decisions] == ["karma"]
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+async def test_top_and_ranks_from_balances_match_the_ledger_with_linked_accounts(
+    make_chat: MakeChat, seed: int
+) -> None:
+    """/top and /karma read the kept balances in order; linked accounts count as one
+    person even when each account alone is far from the top. The expected answers are
+    computed here from the ledger."""
+    rng = random.Random(seed)
+    chat = await make_chat("[karma]\ntop_size = 4\n", features=[KarmaFeature()], language="en")
+    names = [f"m{n:02d}" for n in range(24)]
+    for name in names:
+        await chat.say(name, "hello")
+    persons = {name: f"p{rng.randrange(4)}" for name in rng.sample(names, 9)}
+    async with chat.engine.db.session() as session:
+        store = Store(session)
+        for n, name in enumerate(names * 2):
+            await store.karma.add(
+                community="demo",
+                receiver=f"console:{name}",
+                points=rng.choice([-1.0, 0.5, 1.0, 1.25, 2.0, 3.0]),
+                reason="moderator",
+                event_key=f"seed:{n}",
+                at=START,
+            )
+    for name, person in persons.items():
+        await set_member(chat, name, person=person)
+    async with chat.engine.db.session() as session:
+        ledger = await Store(session).karma.totals("demo")
+    merged: dict[str, float] = {}
+    shown: dict[str, str] = {}  # person -> the smallest account key, whose name is shown
+    for key, points in ledger.items():
+        person = persons.get(key.removeprefix("console:"), key)
+        merged[person] = merged.get(person, 0.0) + points
+        shown[person] = min(shown.get(person, key), key)
+    ranked = sorted(
+        ((round(p, 2), shown[k]) for k, p in merged.items() if p > 0),
+        key=lambda x: (-x[0], x[1]),
+    )
+    # What reading the balances in order must get right: a person whose accounts are
+    # each outside the top, and who is inside it merged.
+    fourth = ranked[3][0]
+    outside_alone_inside_merged = [
+        person
+        for person in set(persons.values()) & merged.keys()
+        if merged[person] >= fourth
+        and max(p for k, p in ledger.items() if persons.get(k[8:]) == person) < fourth
+    ]
+    assert outside_alone_inside_merged, "each seed here makes such a person"
+    lines = [get_locale("en").t("karma.top_title_all")] + [
+        f"{rank}. {key.removeprefix('console:')} — {points:g}"
+        for rank, (points, key) in enumerate(ranked[:4], start=1)
+    ]
+    assert await ask(chat, "m00", "/top") == "\n".join(lines)
+    for name in names[:12]:
+        total = merged[persons.get(name, f"console:{name}")]
+        text = await ask(chat, name, "/karma")
+        if total > 0:
+            rank = 1 + sum(1 for p in merged.values() if p > total + 1e-9)
+            assert f"rank {rank} of {len(ranked)}" in text, (name, text)
+        else:
+            assert "not ranked yet" in text, (name, text)

@@ -788,11 +788,64 @@ class Decisions:
         await _DECISION.run_many(self.session, rows)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """The parts of an open case that new evidence changes."""
+
+    id: int
+    evidence: dict[str, Any]
+    score: float | None
+
+
 class Cases:
     """Cases for moderators and their history."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def open_evidence(self, community: str, kind: str, subject: str) -> OpenCase | None:
+        """The open case of a kind about a member, without loading it as an ORM object."""
+        # A change made through the ORM earlier in this transaction (a moderator closing
+        # the case) must be seen: the raw read does not flush by itself.
+        await self.session.flush()
+        params = {"community": community, "kind": kind, "subject": subject}
+        row = await _OPEN_CASE.first(self.session, params)
+        if row is None:
+            return None
+        case_id, evidence, score = row
+        return OpenCase(int(case_id), dict(evidence or {}), score)
+
+    async def add_evidence(
+        self,
+        case: OpenCase,
+        *,
+        evidence: dict[str, Any],
+        score: float,
+        summary: str,
+        note: str,
+        at: datetime,
+    ) -> None:
+        """Store a case's new evidence, score and summary, and an "evidence" history row."""
+        values = {
+            "where_id": case.id,
+            "evidence": evidence,
+            "score": score,
+            "summary": summary,
+        }
+        await _CASE_EVIDENCE.run(self.session, values)
+        await _CASE_EVENT.run(
+            self.session,
+            {"case_id": case.id, "actor": None, "action": "evidence", "note": note, "at": at},
+        )
+        # A copy the ORM holds from earlier in this transaction would be stale now.
+        sync = self.session.sync_session
+        loaded = sync.identity_map.get(sync.identity_key(models.Case, case.id))
+        if loaded is not None:
+            self.session.expire(loaded)
+
+    async def add_flag(self, **values: Any) -> None:
+        """Store a flag (columns of models.Flag)."""
+        await _FLAG.run(self.session, values)
 
     async def open(self, case: models.Case, actor: str | None = None) -> models.Case:
         """Open a case and write its first history row."""
@@ -824,6 +877,25 @@ class Cases:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+_CASE = models.Case
+_OPEN_CASE = Query(
+    select(col(_CASE.id), col(_CASE.evidence), col(_CASE.score))
+    .where(
+        col(_CASE.community) == bindparam("community"),
+        col(_CASE.kind) == bindparam("kind"),
+        col(_CASE.subject) == bindparam("subject"),
+        col(_CASE.status) == "open",
+    )
+    .order_by(col(_CASE.id))
+    .limit(1)
+)
+_CASE_EVIDENCE = Prebuilt(
+    lambda _dialect: update(_table("cases")).where(_table("cases").c.id == bindparam("where_id"))
+)
+_CASE_EVENT = Prebuilt(lambda _dialect: insert(_table("case_events")))
+_FLAG = Prebuilt(lambda _dialect: insert(_table("flags")))
 
 
 class Outbox:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
+from storage import models
 from storage.db import Database
 from storage.repositories import Store
 
@@ -32,5 +35,53 @@ async def test_import_after_live_keeps_username_and_moves_first_seen_back(db_url
             member = await Store(session).members.get("telegram:7")
             assert member is not None
             assert (member.name, member.username, member.first_seen) == ("Bob", "bobby", IMPORTED)
+    finally:
+        await db.dispose()
+
+
+async def test_case_evidence_is_read_and_written_consistently_with_the_orm(db_url: str) -> None:
+    """The raw read sees ORM changes made earlier in the transaction, and an ORM copy
+    loaded before a raw write shows the write."""
+    db = Database(db_url)
+    try:
+        await db.prepare()
+        async with db.session() as session:
+            cases = Store(session).cases
+            opened = await cases.open(
+                models.Case(
+                    community="demo",
+                    kind="promo",
+                    subject="chat:ads",
+                    evidence={"messages": [{"chat": "c", "message_id": "1"}]},
+                    score=0.6,
+                    opened_at=LIVE,
+                )
+            )
+            found = await cases.open_evidence("demo", "promo", "chat:ads")
+            assert found is not None and found.id == opened.id
+            assert found.evidence == {"messages": [{"chat": "c", "message_id": "1"}]}
+            loaded = await cases.get("demo", found.id)
+            assert loaded is opened  # the ORM's copy of this transaction
+            new = {"messages": [{"chat": "c", "message_id": "2"}], "signals": ["link"]}
+            await cases.add_evidence(
+                found, evidence=new, score=0.9, summary="0.90: link", note="c#2", at=LIVE
+            )
+            again = await cases.get("demo", found.id)
+            assert again is not None
+            assert (again.evidence, again.score, again.summary) == (new, 0.9, "0.90: link")
+            # A moderator closes it through the ORM; the change is not flushed yet.
+            again.status = "dismissed"
+            assert await cases.open_evidence("demo", "promo", "chat:ads") is None
+        async with db.session() as session:
+            history = (
+                (
+                    await session.execute(
+                        select(models.CaseEvent.action).order_by(models.CaseEvent.id)  # type: ignore[arg-type]
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert history == ["opened", "evidence"]
     finally:
         await db.dispose()

@@ -676,11 +676,16 @@ class PromoFeature:
             {"chat": e.chat, "message_id": e.message_id, "at": e.at.isoformat(), "related": True}
             for e in related
         ]
-        case = await ctx.store.cases.open_for(community, FEATURE, author)
-        new = case is None
+        # Read and written without the ORM: flags come in bursts, one per broadcast copy.
+        found = await ctx.store.cases.open_evidence(community, FEATURE, author)
+        new = found is None
         summary = f"{score:.2f}: {', '.join(names)}"[:1024]
-        if case is None:
-            case = await ctx.store.cases.open(
+        if found is None:
+            evidence: dict[str, Any] = {
+                "messages": [*earlier, item][-MAX_EVIDENCE:],
+                "signals": sorted(set(names)),
+            }
+            opened = await ctx.store.cases.open(
                 models.Case(
                     community=community,
                     kind=FEATURE,
@@ -689,57 +694,45 @@ class PromoFeature:
                     message_id=event.message_id,
                     score=score,
                     summary=summary,
-                    evidence={
-                        "messages": [*earlier, item][-MAX_EVIDENCE:],
-                        "signals": sorted(set(names)),
-                    },
+                    evidence=evidence,
                     opened_at=ctx.now,
                 )
             )
+            assert opened.id is not None
+            case_id = opened.id
         else:
-            listed = {
-                (m.get("chat"), m.get("message_id")) for m in case.evidence.get("messages", [])
-            }
+            case_id = found.id
+            messages = found.evidence.get("messages", [])
+            listed = {(m.get("chat"), m.get("message_id")) for m in messages}
             kept = [
                 m
-                for m in case.evidence.get("messages", [])
+                for m in messages
                 if (m.get("chat"), m.get("message_id")) != (event.chat, event.message_id)
             ]
             kept += [m for m in earlier if (m["chat"], m["message_id"]) not in listed]
-            union = set(case.evidence.get("signals", [])) | set(names)
-            # A new dict, so the JSON column is seen as changed.
-            case.evidence = {
-                "messages": [*kept, item][-MAX_EVIDENCE:],
-                "signals": sorted(union),
-            }
-            case.score = max(case.score or 0.0, score)
-            case.summary = summary
-            ctx.store.session.add(case)
-            assert case.id is not None
-            ctx.store.session.add(
-                models.CaseEvent(
-                    case_id=case.id,
-                    action="evidence",
-                    note=f"{event.chat}#{event.message_id} {score:.2f}",
-                    at=ctx.now,
-                )
-            )
-        assert case.id is not None
-        ctx.store.session.add(
-            models.Flag(
-                community=community,
-                case_id=case.id,
-                member=author,
-                chat=event.chat,
-                message_id=event.message_id,
-                score=score,
-                signals=names,
+            union = set(found.evidence.get("signals", [])) | set(names)
+            evidence = {"messages": [*kept, item][-MAX_EVIDENCE:], "signals": sorted(union)}
+            await ctx.store.cases.add_evidence(
+                found,
+                evidence=evidence,
+                score=max(found.score or 0.0, score),
+                summary=summary,
+                note=f"{event.chat}#{event.message_id} {score:.2f}",
                 at=ctx.now,
             )
+        await ctx.store.cases.add_flag(
+            community=community,
+            case_id=case_id,
+            member=author,
+            chat=event.chat,
+            message_id=event.message_id,
+            score=score,
+            signals=names,
+            at=ctx.now,
         )
         actions: list[Action] = []
         if auto_delete:
-            reason = locale.t("promo.auto_delete_reason", score=f"{score:.2f}", case=case.id)
+            reason = locale.t("promo.auto_delete_reason", score=f"{score:.2f}", case=case_id)
             actions.append(Delete(chat=event.chat, message_id=event.message_id, reason=reason))
             ctx.store.session.add(
                 models.ModLogEntry(
@@ -747,7 +740,7 @@ class PromoFeature:
                     actor=None,
                     action="promo_auto_delete",
                     target=author,
-                    case_id=case.id,
+                    case_id=case_id,
                     detail=f"{event.chat}#{event.message_id} {summary}"[:1024],
                     at=ctx.now,
                 )
@@ -758,13 +751,13 @@ class PromoFeature:
                 self._review(
                     moderator_chat,
                     locale,
-                    case.id,
+                    case_id,
                     name,
                     score,
                     signals,
                     event,
                     auto_delete,
-                    len(case.evidence.get("messages", [])),
+                    len(evidence["messages"]),
                 )
             )
         nudged = bool(new and settings.nudge and not auto_delete)
@@ -775,7 +768,7 @@ class PromoFeature:
         decision = Decision(
             "promo",
             event.message_id,
-            {"user": author, "score": score, "signals": names, "case": case.id, "nudged": nudged},
+            {"user": author, "score": score, "signals": names, "case": case_id, "nudged": nudged},
         )
         return Outcome(actions=actions, decisions=[decision])
 

@@ -349,11 +349,15 @@ class _Rows:
     never through attributes.
     """
 
-    def __init__(self, model: type[SQLModel], where: Any) -> None:
+    def __init__(self, model: type[SQLModel], where: Any, *, order_by: Sequence[Any] = ()) -> None:
         table = SQLModel.metadata.tables[str(model.__tablename__)]
         self.model = model
-        self.orm = select(model).where(where)
-        self.query = Query(select(*table.columns).where(where))
+        self.orm = select(model).where(where).order_by(*order_by)
+        core = select(*table.columns).where(where).order_by(*order_by)
+        if order_by:  # ordered reads take a "limit" parameter
+            self.orm = self.orm.limit(bindparam("limit"))
+            core = core.limit(bindparam("limit"))
+        self.query = Query(core)
         # Instances made without the ORM's loading rely on configured mappers for their
         # attributes: storage.db.Database configures them when it opens.
         self.names = tuple(c.name for c in table.columns)
@@ -367,12 +371,34 @@ class _Rows:
             return None
         return self.model.model_construct(**dict(zip(self.names, row, strict=True)))
 
+    async def all(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:
+        """Every matching row, in the statement's order."""
+        if await _inline(session) is None:
+            return list((await session.execute(self.orm, params)).scalars().all())
+        construct, names = self.model.model_construct, self.names
+        return [
+            construct(**dict(zip(names, row, strict=True)))
+            for row in await self.query.all(session, params)
+        ]
+
 
 _MEMBER_ROW = _Rows(models.Member, col(models.Member.key) == bindparam("key"))
 _MESSAGES = SQLModel.metadata.tables["messages"]
 _MESSAGE_ROW = _Rows(
     models.Message,
     and_(_MESSAGES.c.chat == bindparam("chat"), _MESSAGES.c.message_id == bindparam("message_id")),
+)
+
+
+_RECENT_MESSAGES = _Rows(
+    models.Message,
+    and_(
+        _MESSAGES.c.chat == bindparam("chat"),
+        _MESSAGES.c.at >= bindparam("since"),
+        _MESSAGES.c.at <= bindparam("before"),
+        _MESSAGES.c.deleted == False,  # noqa: E712
+    ),
+    order_by=(_MESSAGES.c.at.desc(), _MESSAGES.c.id.desc()),
 )
 
 
@@ -557,19 +583,9 @@ class Messages:
     async def recent(
         self, chat: str, since: datetime, before: datetime, limit: int = 50
     ) -> Sequence[models.Message]:
-        """Messages of a chat in a time window, newest first."""
-        stmt = (
-            select(models.Message)
-            .where(
-                col(models.Message.chat) == chat,
-                col(models.Message.at) >= since,
-                col(models.Message.at) <= before,
-                col(models.Message.deleted) == False,  # noqa: E712
-            )
-            .order_by(col(models.Message.at).desc(), col(models.Message.id).desc())
-            .limit(limit)
-        )
-        return (await self.session.execute(stmt)).scalars().all()
+        """Messages of a chat in a time window, newest first (read-only copies)."""
+        params = {"chat": chat, "since": since, "before": before, "limit": limit}
+        return cast(list[models.Message], await _RECENT_MESSAGES.all(self.session, params))
 
 
 class Karma:

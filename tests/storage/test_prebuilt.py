@@ -232,3 +232,43 @@ async def test_feature_state_keeps_any_json_value(db_url: str) -> None:
                 assert await state.get("promo", "demo", "other", "missing") == "missing"
     finally:
         await db.dispose()
+
+
+async def test_recent_messages_are_what_the_orm_loads_newest_first(db_url: str) -> None:
+    db = Database(db_url)
+    await db.prepare()
+    try:
+        async with db.session() as session:
+            store = Store(session)
+            for n in range(6):
+                await store.messages.add(
+                    community="demo",
+                    chat="chat:c" if n != 4 else "chat:other",
+                    message_id=f"m{n}",
+                    author=f"chat:u{n % 2}",
+                    text=f"text {n}",
+                    reply_to="m0" if n == 3 else None,
+                    reply_to_author="chat:u0" if n == 3 else None,
+                    mentions=["chat:u9"] if n == 2 else [],
+                    thread="t1" if n == 5 else None,
+                    # m0, m1 and m2 at the same moment: later rows come first.
+                    at=AT.replace(minute=10 + max(n, 2)),
+                )
+            await store.messages.set_fields("chat:c", "m5", deleted=True)
+        async with db.session() as session:
+            window = (AT.replace(minute=11), AT.replace(minute=20))
+            recent = await Store(session).messages.recent("chat:c", *window, limit=3)
+            assert [m.message_id for m in recent] == ["m3", "m2", "m1"]
+            loaded = {
+                m.message_id: m
+                for m in (await session.execute(select(models.Message))).scalars().all()
+            }
+            fields = list(models.Message.model_fields)
+            for message in recent:
+                original = loaded[message.message_id]
+                assert [getattr(message, f) for f in fields] == [
+                    getattr(original, f) for f in fields
+                ]
+            assert await Store(session).messages.recent("chat:none", *window) == []
+    finally:
+        await db.dispose()

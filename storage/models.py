@@ -37,7 +37,8 @@ class Member(SQLModel, table=True):
     key: str = Field(unique=True, max_length=128)
     name: str = Field(max_length=256)
     username: str | None = Field(default=None, index=True, max_length=128)
-    is_bot: bool = False
+    # Indexed: the answers promo counts leave out the few bots' messages.
+    is_bot: bool = Field(default=False, index=True)
     person: str | None = Field(default=None, index=True, max_length=128)
     first_seen: datetime
     opted_out: bool = False
@@ -52,10 +53,6 @@ class ProcessedEvent(SQLModel, table=True):
     kind: str = Field(max_length=32)
     community: str = Field(max_length=64)
     at: datetime
-
-
-# Messages that mention someone: mentions is a JSON list, "[]" when empty.
-MENTIONING = "CAST(mentions AS VARCHAR) != '[]'"
 
 
 class Message(SQLModel, table=True):
@@ -75,16 +72,9 @@ class Message(SQLModel, table=True):
             sqlite_where=text("text IS NOT NULL"),
             postgresql_where=text("text IS NOT NULL"),
         ),
-        # Answers a member received (promo's window): replies by the replied-to author,
-        # mentions among the few messages that mention anyone.
+        # Answers a member received (promo's window): replies by the replied-to author;
+        # mentions are found through message_mentions.
         Index("ix_messages_community_reply_author_at", "community", "reply_to_author", "at"),
-        Index(
-            "ix_messages_mentioning",
-            "community",
-            "at",
-            sqlite_where=text(MENTIONING),
-            postgresql_where=text(MENTIONING),
-        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     community: str = Field(max_length=64)
@@ -103,6 +93,19 @@ class Message(SQLModel, table=True):
     is_thanks: bool = False
     # A 64-bit SimHash as a signed integer, for near-duplicate checks.
     fingerprint: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class Mention(SQLModel, table=True):
+    """A member a message mentions (one row per member), written with the message."""
+
+    __tablename__ = "message_mentions"
+    # The mentions a member received in a period, without reading every message of it.
+    __table_args__ = (Index("ix_message_mentions_member_at", "community", "member", "at"),)
+    chat: str = Field(primary_key=True, max_length=128)
+    message_id: str = Field(primary_key=True, max_length=64)
+    member: str = Field(primary_key=True, max_length=128)
+    community: str = Field(max_length=64)
+    at: datetime
 
 
 class KarmaEntry(SQLModel, table=True):

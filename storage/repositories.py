@@ -214,6 +214,7 @@ def _member_statement(dialect: str) -> Any:
 
 
 _MEMBER = Prebuilt(_member_statement)
+_MENTION = Prebuilt(lambda _dialect: insert(_table("message_mentions")))
 _LEDGER = Prebuilt(lambda dialect: insert(_table("karma_ledger")))
 
 
@@ -569,7 +570,13 @@ class Messages:
             "text": None,
             **values,
         }
-        return await _MESSAGE.run(self.session, params)
+        added = await _MESSAGE.run(self.session, params)
+        if added and params["mentions"]:
+            # Each member once, with the message's place and time (promo reads by member).
+            mentioned = dict.fromkeys(params["mentions"])
+            base = {k: params[k] for k in ("chat", "message_id", "community", "at")}
+            await _MENTION.run_many(self.session, [{**base, "member": m} for m in mentioned])
+        return added
 
     async def get(self, chat: str, message_id: str) -> models.Message | None:
         """One message by chat and id."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 from sqlmodel import SQLModel
 
+from storage import models
 from storage.db import Database, DatabaseError, head_revision
 
 
@@ -51,5 +54,34 @@ async def test_models_match_migrations(empty_db_url: str) -> None:
                 lambda c: compare_metadata(MigrationContext.configure(c), SQLModel.metadata)
             )
         assert diff == []
+    finally:
+        await db.dispose()
+
+
+async def test_mentions_are_filled_from_the_messages_lists(empty_db_url: str) -> None:
+    """Revision 0006 writes one row per mentioned member of every stored message."""
+    at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    db = Database(empty_db_url)
+    try:
+        await db.upgrade("0005")
+        async with db.engine.begin() as conn:
+            for n, mentions in enumerate(['["chat:a", "chat:b"]', "[]", '["chat:b"]']):
+                await conn.execute(
+                    text(
+                        "INSERT INTO messages (community, chat, message_id, author, mentions, at, "
+                        "deleted, forwarded, is_thanks) "
+                        "VALUES ('demo', 'chat:c', :id, 'chat:x', :mentions, :at, "
+                        "false, false, false)"
+                    ),
+                    {"id": f"m{n}", "mentions": mentions, "at": at},
+                )
+        await db.upgrade()
+        async with db.session() as session:
+            rows = (await session.execute(select(models.Mention))).scalars().all()
+        assert sorted((r.message_id, r.member, r.community, r.at) for r in rows) == [
+            ("m0", "chat:a", "demo", at),
+            ("m0", "chat:b", "demo", at),
+            ("m2", "chat:b", "demo", at),
+        ]
     finally:
         await db.dispose()

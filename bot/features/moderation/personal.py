@@ -22,7 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Table, TypeDecorator, cast, delete, or_, select, update
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    TypeDecorator,
+    cast,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -168,6 +179,17 @@ async def forget(session: AsyncSession, keys: Sequence[str]) -> list[Identity]:
         ).scalars()
         if text is not None
     }
+    mention = models.Mention
+    # Whom their messages mentioned goes with the messages.
+    await session.execute(
+        delete(mention).where(
+            exists().where(
+                col(message.chat) == col(mention.chat),
+                col(message.message_id) == col(mention.message_id),
+                col(message.author).in_(account_keys),
+            )
+        )
+    )
     await session.execute(delete(message).where(col(message.author).in_(account_keys)))
     await session.execute(delete(models.Flag).where(col(models.Flag.member).in_(account_keys)))
     await session.execute(

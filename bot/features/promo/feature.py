@@ -16,7 +16,6 @@ decision and asks the moderators with the buttons ``case:<id>:confirm|dismiss|ig
 from __future__ import annotations
 
 import functools
-import json
 import random
 from collections import deque
 from collections.abc import Sequence
@@ -24,9 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import BindParameter, String, bindparam, cast, or_
+from sqlalchemy import BindParameter, and_, bindparam, or_
 from sqlalchemy import select as columns
-from sqlalchemy import text as sql
 from sqlmodel import col, select
 
 from bot.actions import Action, Button, Delete, Reply, Restrict, ReviewRequest
@@ -128,8 +126,7 @@ def _answer_statements() -> tuple[Any, Any]:
     )
     order = (col(message.at).desc(), col(message.id).desc())
     limit: BindParameter[int] = bindparam("limit")
-    # Two index searches: replies to the member, then mentions of the member among the
-    # messages that mention anyone (models.MENTIONING, a partial index; a reply that
+    # Two index searches: replies to the member, then the member's mentions (a reply that
     # also mentions the member is counted once, as a reply).
     replies = (
         columns(col(message.at), col(message.id))
@@ -137,12 +134,22 @@ def _answer_statements() -> tuple[Any, Any]:
         .order_by(*order)
         .limit(limit)
     )
+    mention = models.Mention
     mentions = (
-        columns(col(message.at), col(message.id), col(message.mentions))
+        columns(col(message.at), col(message.id))
+        .select_from(mention)
+        .join(
+            message,
+            and_(
+                col(message.chat) == col(mention.chat),
+                col(message.message_id) == col(mention.message_id),
+            ),
+        )
         .where(
+            col(mention.community) == bindparam("community"),
+            col(mention.member) == member,
+            col(mention.at) >= bindparam("since"),
             *common,
-            sql(models.MENTIONING),
-            cast(col(message.mentions), String).like(bindparam("pattern"), escape="\\"),
             or_(col(message.reply_to_author).is_(None), col(message.reply_to_author) != member),
         )
         .order_by(*order)
@@ -575,23 +582,11 @@ class PromoFeature:
         self, ctx: Context[PromoSettings], member: str, since: datetime
     ) -> list[datetime]:
         """When others answered or mentioned the member since a moment, oldest first."""
-        # Mentions are a JSON list of keys: its text holds the key as a JSON string.
-        needle = json.dumps(member).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         limit = ctx.settings.window_messages
-        params = {
-            "community": ctx.community.name,
-            "since": since,
-            "member": member,
-            "limit": limit,
-            "pattern": f"%{needle}%",
-        }
+        params = {"community": ctx.community.name, "since": since, "member": member, "limit": limit}
         session = ctx.store.session
         found = [(at, row_id) for at, row_id in await _REPLIES.all(session, params)]
-        found += [
-            (at, row_id)
-            for at, row_id, keys in await _MENTIONS.all(session, params)
-            if member in (keys or ())
-        ]
+        found += [(at, row_id) for at, row_id in await _MENTIONS.all(session, params)]
         # The newest ``limit`` of both, oldest first.
         newest = sorted(found, reverse=True)[:limit]
         return sorted(at for at, _ in newest)

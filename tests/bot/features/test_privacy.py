@@ -224,11 +224,13 @@ async def test_forgetme_erases_the_member_from_every_table(
     make_chat: MakeChat, language: str
 ) -> None:
     chat = await community(make_chat, language)
+    await chat.say("wanda", "Frag mal @bob, der kennt sich mit Naben aus")
     before = await tables_naming_wanda(chat)
     # The scan sees her everywhere first, so its silence afterwards means something.
     assert set(before) >= {
         "members",
         "messages",
+        "message_mentions",
         "karma_ledger",
         "decisions",
         "cases",
@@ -245,6 +247,12 @@ async def test_forgetme_erases_the_member_from_every_table(
     done = await said(chat, "wanda", "/forgetme confirm")
     assert replies(done) == [t(language, "privacy.forgetme_done")]
     assert await tables_naming_wanda(chat) == {}
+    # Whom her messages mentioned went with them; bob's mention of her stays, renamed.
+    async with chat.engine.db.session() as session:
+        mentions = list((await session.execute(select(models.Mention))).scalars())
+    kept = {(m.chat, m.message_id) for m in await all_rows(chat, models.Message)}
+    assert [(m.message_id, m.member.startswith("forgotten:")) for m in mentions] == [("2", True)]
+    assert all((m.chat, m.message_id) in kept for m in mentions)
 
     anonymous = [m for m in await all_rows(chat, models.Member) if m.forgotten]
     assert [(m.name, m.username, m.person, m.opted_out) for m in anonymous] == [

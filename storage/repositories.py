@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import SQLModel, col
 
 from storage import models
@@ -871,12 +872,25 @@ class Cases:
         await _FLAG.run(self.session, values)
 
     async def open(self, case: models.Case, actor: str | None = None) -> models.Case:
-        """Open a case and write its first history row."""
+        """Open a case and write its first history row; the case is then in the session.
+
+        Written with one INSERT rather than a flush of the session (which would write
+        everything pending); the instance joins the session as if loaded, so changes the
+        caller makes to it afterwards are written like any other.
+        """
+        values = {c.name: getattr(case, c.name) for c in _CASES.columns if c.name != "id"}
+        case.id = await _NEW_CASE.insert(self.session, values)
+        make_transient_to_detached(case)
         self.session.add(case)
-        await self.session.flush()
-        assert case.id is not None
-        self.session.add(
-            models.CaseEvent(case_id=case.id, actor=actor, action="opened", at=case.opened_at)
+        await _CASE_EVENT.run(
+            self.session,
+            {
+                "case_id": case.id,
+                "actor": actor,
+                "action": "opened",
+                "note": None,
+                "at": case.opened_at,
+            },
         )
         return case
 
@@ -917,6 +931,8 @@ _OPEN_CASE = Query(
 _CASE_EVIDENCE = Prebuilt(
     lambda _dialect: update(_table("cases")).where(_table("cases").c.id == bindparam("where_id"))
 )
+_CASES = SQLModel.metadata.tables["cases"]
+_NEW_CASE = Prebuilt(lambda _dialect: insert(_CASES))
 _CASE_EVENT = Prebuilt(lambda _dialect: insert(_table("case_events")))
 _FLAG = Prebuilt(lambda _dialect: insert(_table("flags")))
 

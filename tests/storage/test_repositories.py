@@ -85,3 +85,34 @@ async def test_case_evidence_is_read_and_written_consistently_with_the_orm(db_ur
             assert history == ["opened", "evidence"]
     finally:
         await db.dispose()
+
+
+async def test_an_opened_case_is_in_the_session_and_later_changes_are_written(
+    db_url: str,
+) -> None:
+    db = Database(db_url)
+    try:
+        await db.prepare()
+        async with db.session() as session:
+            cases = Store(session).cases
+            case = await cases.open(
+                models.Case(community="demo", kind="complaint", subject="chat:c", opened_at=LIVE),
+                actor="chat:mod",
+            )
+            assert case.id is not None and case in session
+            case.evidence = {"severity": "high"}  # as the complaints feature does later
+            case.due_at = LIVE
+        async with db.session() as session:
+            stored = await Store(session).cases.get("demo", case.id)
+            assert stored is not None
+            assert (stored.status, stored.evidence, stored.due_at) == (
+                "open",
+                {"severity": "high"},
+                LIVE,
+            )
+            history = (
+                await session.execute(select(models.CaseEvent.actor, models.CaseEvent.action))  # type: ignore[call-overload]
+            ).all()
+            assert [tuple(row) for row in history] == [("chat:mod", "opened")]
+    finally:
+        await db.dispose()

@@ -205,6 +205,8 @@ async def test_a_query_returns_what_sqlalchemy_returns_for_every_list_length(
                     "since": AT.replace(hour=0),
                     "today": AT.replace(hour=2),
                     "ring_since": AT.replace(hour=3),
+                    "pair_since": AT.replace(hour=2, minute=30),
+                    "back_since": AT.replace(hour=1, minute=30),
                 }
                 expected = [tuple(r) for r in (await session.execute(_PAIRS.stmt, params)).all()]
                 assert sorted(await _PAIRS.all(session, params)) == sorted(expected)

@@ -60,12 +60,16 @@ def _pairs_statement() -> Any:
     ).subquery()
     points, at = rows.c.points, rows.c.at
     earned = rows.c.reason.in_(EARNED)
+    awarded = earned & (points > 0)
+    # Whether the newest award falls in a cooldown is answered here, as 0 or 1: reading
+    # the moment back would convert a time for every pair of an active member.
     return select(
         rows.c.giver,
         rows.c.receiver,
         func.sum(case((at >= bindparam("ring_since"), points), else_=0.0)),
         func.sum(case((earned & (at >= bindparam("today")), points), else_=0.0)),
-        func.max(case((earned & (points > 0), at), else_=None)),
+        func.max(case((awarded & (at > bindparam("pair_since")), 1), else_=0)),
+        func.max(case((awarded & (at > bindparam("back_since")), 1), else_=0)),
     ).group_by(rows.c.giver, rows.c.receiver)
 
 
@@ -125,6 +129,21 @@ def month_start(now: datetime, timezone: str) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Windows:
+    """The moments the rules look back to: the ledger is read from ``since``, the earliest."""
+
+    today: datetime
+    ring_since: datetime
+    pair_since: datetime
+    back_since: datetime
+
+    @property
+    def since(self) -> datetime:
+        """The earliest of the windows."""
+        return min(self.today, self.ring_since, self.pair_since, self.back_since)
+
+
+@dataclass(frozen=True, slots=True)
 class Pair:
     """What one giver gave one receiver recently (from one grouped ledger query)."""
 
@@ -132,7 +151,8 @@ class Pair:
     receiver: str
     net: float  # member awards minus reversals within the ring window
     today: float  # member awards since midnight (reversals not subtracted)
-    last: datetime | None  # the newest positive member award in the query window
+    in_pair_cooldown: bool  # a positive member award within the pair cooldown
+    in_back_cooldown: bool  # a positive member award within the reciprocal cooldown
 
 
 class Ledger:
@@ -142,20 +162,20 @@ class Ledger:
         self.store = store
         self.community = community
 
-    async def pairs(
-        self, keys: Sequence[str], since: datetime, today: datetime, ring_since: datetime
-    ) -> list[Pair]:
+    async def pairs(self, keys: Sequence[str], windows: Windows) -> list[Pair]:
         """Per (giver, receiver) sums of the awards and reversals touching the keys."""
         params = {
             "community": self.community,
             "keys": list(keys),
-            "since": since,
-            "today": today,
-            "ring_since": ring_since,
+            "since": windows.since,
+            "today": windows.today,
+            "ring_since": windows.ring_since,
+            "pair_since": windows.pair_since,
+            "back_since": windows.back_since,
         }
         return [
-            Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), last)
-            for a, b, net, day, last in await _PAIRS.all(self.store.session, params)
+            Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), bool(pair), bool(back))
+            for a, b, net, day, pair, back in await _PAIRS.all(self.store.session, params)
         ]
 
     async def totals(self, givers: Sequence[str], receivers: Sequence[str]) -> tuple[float, float]:
@@ -192,12 +212,12 @@ async def find_ring(
     receiver: Profile,
     points: float,
     pairs: Sequence[Pair],
-    windows: tuple[datetime, datetime, datetime],
+    windows: Windows,
 ) -> RingFinding | None:
     """A ring around giver and receiver if the recent awards form one (see module docs).
 
-    ``pairs`` are the ledger sums touching both; ``windows`` the (since, today, ring
-    since) they were taken with, for the partners' sums.
+    ``pairs`` are the ledger sums touching both; ``windows`` the moments they were
+    taken with, for the partners' sums.
     """
     canon = {key: giver.key for key in giver.all_keys}
     canon.update({key: receiver.key for key in receiver.all_keys})
@@ -226,7 +246,7 @@ async def find_ring(
         : settings.ring_max_size - 2
     ]
     if partners:
-        add(await ledger.pairs(partners, *windows))
+        add(await ledger.pairs(partners, windows))
     group = {*core, *partners}
     # A ring is mutual: whoever only gives (or only receives) inside is no member of it.
     while True:
@@ -292,19 +312,17 @@ async def judge(
     back_window = timedelta(minutes=settings.reciprocal_cooldown_minutes)
     today = day_start(now, ctx.community.timezone)
     ring_since = now - timedelta(days=settings.ring_window_days)
-    windows = (min(today, ring_since, now - pair_window, now - back_window), today, ring_since)
+    windows = Windows(today, ring_since, now - pair_window, now - back_window)
     gkeys, rkeys = set(giver.all_keys), set(receiver.all_keys)
-    pairs = await ledger.pairs([*giver.all_keys, *receiver.all_keys], *windows)
+    pairs = await ledger.pairs([*giver.all_keys, *receiver.all_keys], windows)
 
-    def recent(givers: set[str], receivers: set[str], window: timedelta) -> bool:
-        return any(
-            p.giver in givers and p.receiver in receivers and p.last and now - p.last < window
-            for p in pairs
-        )
-
-    if pair_window and recent(gkeys, rkeys, pair_window):
+    if pair_window and any(
+        p.in_pair_cooldown and p.giver in gkeys and p.receiver in rkeys for p in pairs
+    ):
         return Verdict(0.0, COOLDOWN, blocked=True)
-    if back_window and recent(rkeys, gkeys, back_window):
+    if back_window and any(
+        p.in_back_cooldown and p.giver in rkeys and p.receiver in gkeys for p in pairs
+    ):
         return Verdict(0.0, RECIPROCAL, blocked=True)
     given = sum(p.today for p in pairs if p.giver in gkeys)
     if given >= settings.daily_cap_giver - 1e-9:

@@ -41,6 +41,7 @@ Members who opted out or were forgotten, and bots, are counted but never named.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import statistics
@@ -364,6 +365,19 @@ async def _accounts(session: AsyncSession, keys: Iterable[str]) -> dict[str, _Ac
 
 
 _STREAM_ROWS = 5_000
+# The rows of a week are worked through on the event loop: every this many rows other
+# events get their turn, so a busy community's summary does not hold them for seconds.
+PAUSE_ROWS = 200
+
+
+async def _paced(result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The rows of a streamed result, letting other tasks run every ``PAUSE_ROWS`` rows."""
+    count = 0
+    async for row in result:
+        yield row
+        count += 1
+        if count % PAUSE_ROWS == 0:
+            await asyncio.sleep(0)
 
 
 async def _messages(
@@ -395,7 +409,7 @@ async def _messages(
     # that repeat on every row are shared strings.
     share = sys.intern
     result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
-    async for chat, mid, author, reply_to, reply_author, mentions, at, body in result:
+    async for chat, mid, author, reply_to, reply_author, mentions, at, body in _paced(result):
         yield _Row(
             share(chat),
             mid,
@@ -422,7 +436,7 @@ async def _daily_by_author(
     monday = since.astimezone(zone).date()
     days: dict[str, list[int]] = {}
     result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
-    async for author, at in result:
+    async for author, at in _paced(result):
         counts = days.get(author)
         if counts is None:
             counts = days[sys.intern(author)] = [0] * 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import bot.features.summary.compute as summary_compute
 from bot.config import Community
 from bot.features.summary import IsoWeek, SummarySettings, WeeklySummary, compute_summary
 from bot.features.summary.compute import (
@@ -436,6 +438,43 @@ async def test_numbers_match_the_hand_counted_week(make_app: MakeApp) -> None:
     assert list(summary.blocks_by_rule) == ["self", "cooldown"]
     assert list(summary.moderation_actions) == ["warn", "appeal", "karma_give", "promo_confirm"]
     assert summary.start.utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("pause_rows", [2, 10**9])
+async def test_other_tasks_run_while_the_week_is_read(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, pause_rows: int
+) -> None:
+    """A busy week is read on the event loop: every few rows other events get a turn."""
+    monkeypatch.setattr(summary_compute, "PAUSE_ROWS", pause_rows)
+    turns, done = 0, asyncio.Event()
+
+    async def other_task() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    app = await make_app()
+    community = app.config.community("demo")
+    assert community is not None
+    async with app.db.session() as session:
+        await build_week(session)
+    async with app.db.session() as session:
+        task = asyncio.create_task(other_task())
+        await asyncio.sleep(0)
+        before = turns
+        summary = await compute_summary(session, community, "2026-W47", NOW)
+        during = turns - before
+    done.set()
+    await task
+    assert summary == EXPECTED  # pausing changes nothing in the result
+    if pause_rows == 2:
+        # At least one turn per two of the week's 17 messages, in the first pass alone.
+        assert during >= EXPECTED.messages // 2, during
+    elif app.db.engine.dialect.name == "sqlite":
+        # SQLite is read on the loop's thread: without the pauses nobody else gets a turn
+        # (PostgreSQL's driver waits for the server between queries anyway).
+        assert during < EXPECTED.messages // 2, "without pauses the check would mean nothing"
 
 
 async def test_limits_shorten_lists_but_not_counts(make_app: MakeApp) -> None:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import bot.features.summary.compute as summary_compute
+from bot.app import App
 from bot.config import Community
 from bot.features.summary import IsoWeek, SummarySettings, WeeklySummary, compute_summary
 from bot.features.summary.compute import (
@@ -419,12 +420,18 @@ EXPECTED = WeeklySummary(
 )
 
 
-async def fixture_summary(make_app: MakeApp, **settings: Any) -> WeeklySummary:
+async def fixture_week(make_app: MakeApp) -> tuple[App, Community]:
+    """An app whose database holds the hand-counted week."""
     app = await make_app()
     community = app.config.community("demo")
     assert community is not None
     async with app.db.session() as session:
         await build_week(session)
+    return app, community
+
+
+async def fixture_summary(make_app: MakeApp, **settings: Any) -> WeeklySummary:
+    app, community = await fixture_week(make_app)
     async with app.db.session() as session:
         return await compute_summary(
             session, community, "2026-W47", NOW, SummarySettings(**settings)
@@ -454,11 +461,7 @@ async def test_other_tasks_run_while_the_week_is_read(
             turns += 1
             await asyncio.sleep(0)
 
-    app = await make_app()
-    community = app.config.community("demo")
-    assert community is not None
-    async with app.db.session() as session:
-        await build_week(session)
+    app, community = await fixture_week(make_app)
     async with app.db.session() as session:
         task = asyncio.create_task(other_task())
         await asyncio.sleep(0)
@@ -517,11 +520,7 @@ async def test_an_empty_week_has_no_percentages(make_app: MakeApp) -> None:
 
 async def test_questions_still_within_their_window_are_not_counted_yet(make_app: MakeApp) -> None:
     """On Saturday of W47, #12 (Friday 18:00) may still be answered: it is not counted."""
-    app = await make_app()
-    community = app.config.community("demo")
-    assert community is not None
-    async with app.db.session() as session:
-        await build_week(session)
+    app, community = await fixture_week(make_app)
     async with app.db.session() as session:
         summary = await compute_summary(session, community, None, local(21, 17))
     assert summary.week == "2026-W46"  # the last complete week

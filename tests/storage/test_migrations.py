@@ -65,7 +65,9 @@ async def test_mentions_are_filled_from_the_messages_lists(empty_db_url: str) ->
     try:
         await db.upgrade("0005")
         async with db.engine.begin() as conn:
-            for n, mentions in enumerate(['["chat:a", "chat:b"]', "[]", '["chat:b"]']):
+            # A JSON null or a null inside a list (never written by the bot) is skipped.
+            lists = ['["chat:a", "chat:b"]', "[]", '["chat:b", null]', "null"]
+            for n, mentions in enumerate(lists):
                 await conn.execute(
                     text(
                         "INSERT INTO messages (community, chat, message_id, author, mentions, at, "

@@ -36,14 +36,17 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_message_mentions_member_at", ["community", "member", "at"], unique=False
         )
+    # Only lists are taken apart (a JSON null would stop the whole upgrade on PostgreSQL).
     if op.get_bind().dialect.name == "postgresql":
+        lists = "json_typeof(mentions) = 'array'"
         items = "json_array_elements_text(m.mentions) AS j(value)"
     else:
-        items = "json_each(m.mentions) AS j"
+        lists, items = "json_type(mentions) = 'array'", "json_each(m.mentions) AS j"
     op.execute(
         "INSERT INTO message_mentions (chat, message_id, member, community, at) "
-        f"SELECT DISTINCT m.chat, m.message_id, j.value, m.community, m.at FROM messages m, {items} "
-        f"WHERE {MENTIONING.replace('mentions', 'm.mentions')}"
+        "SELECT DISTINCT m.chat, m.message_id, j.value, m.community, m.at "
+        f"FROM (SELECT * FROM messages WHERE {MENTIONING} AND {lists}) AS m, "
+        f"{items} WHERE j.value IS NOT NULL"
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(

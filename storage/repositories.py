@@ -756,8 +756,7 @@ class Karma:
     ) -> list[KarmaTotal]:
         """Members with the most karma, optionally since a moment."""
         if since is None:
-            ranked = sorted(((-p, m) for m, p in (await self.balances(community)).items() if p > 0))
-            return [KarmaTotal(m, round(-p, 2)) for p, m in ranked[:limit]]
+            return [KarmaTotal(m, round(p, 2)) for m, p in await self.leaders(community, limit)]
         points = func.sum(col(models.KarmaEntry.points))
         stmt = (
             select(col(models.KarmaEntry.receiver), points)

@@ -28,7 +28,7 @@ from bot.events import (
     ReactionRemoved,
     Tick,
 )
-from bot.features.base import CommandSpec, Context, Decision, Feature, Outcome
+from bot.features.base import CommandSpec, Context, Decision, Feature, Outcome, Remembers
 from bot.locales import get_locale
 from bot.text import MAX_MENTIONS, well_formed
 from storage import models
@@ -72,6 +72,8 @@ class Engine:
         # optimisation; cleared whenever a transaction rolls back.
         self._known_members: dict[str, tuple[str, str | None]] = {}
         self._known_chats: set[str] = set()
+        # Features whose memory of earlier events must go with a rolled-back transaction.
+        self._remembering = [f for f in self.features if isinstance(f, Remembers)]
         self._batch: Store | None = None
         # A running bot stores every action in the outbox with the event, so delivery
         # survives a crash and never repeats; replays deliver nothing and leave it off.
@@ -95,8 +97,13 @@ class Engine:
                 await self._batch.session.begin()
                 self._batch_pending = 0
             return result
-        async with self.db.session() as session:
-            return await self._process_in(Store(session), event)
+        try:
+            async with self.db.session() as session:
+                return await self._process_in(Store(session), event)
+        except BaseException:
+            # The commit failed too (a full disk, a lost connection): nothing was stored.
+            self._forget()
+            raise
 
     @asynccontextmanager
     async def batch(self, size: int = 500) -> AsyncIterator[None]:
@@ -127,6 +134,8 @@ class Engine:
     def _forget(self) -> None:
         self._known_members.clear()
         self._known_chats.clear()
+        for feature in self._remembering:
+            feature.reset()
 
     async def _process_in(self, store: Store, event: Event) -> Result:
         # No savepoint per event: feature errors are caught in _call, and an error that

@@ -99,6 +99,15 @@ class Analyser(Protocol):
         ...
 
 
+@runtime_checkable
+class Remembers(Protocol):
+    """A feature that keeps what earlier events wrote in memory, to spare queries."""
+
+    def reset(self) -> None:
+        """Forget it: a transaction rolled back, the database is the truth again."""
+        ...
+
+
 class Feature(Protocol[S_co]):
     """A capability: declares its settings and events, and handles one event at a time."""
 

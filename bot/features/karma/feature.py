@@ -40,6 +40,7 @@ from bot.features.karma import link as linking
 from bot.features.karma import views
 from bot.features.karma.credit import Said, Target, whom_to_credit
 from bot.features.karma.detect import detect_thanks, explain_thanks, normalize_emoji
+from bot.features.karma.flows import RecentLedger
 from bot.features.karma.levels import check_level
 from bot.features.karma.link import FEATURE, Profile, profiles
 from bot.features.karma.rules import RING, Ledger, RingFinding, Verdict, judge
@@ -86,6 +87,16 @@ class KarmaFeature:
     def __init__(self) -> None:
         # When the bot first saw each community: fixed once known, so read only once.
         self._starts: dict[str, datetime] = {}
+        # The recent ledger, for the rules; kept only where this process writes every row.
+        self._recent = RecentLedger()
+
+    def reset(self) -> None:
+        """Forget what is kept in memory: a transaction rolled back, or rows were rewritten."""
+        self._recent.clear()
+
+    def _kept(self, ctx: Ctx) -> RecentLedger | None:
+        # On a shared database (PostgreSQL) other processes write to the ledger too.
+        return None if ctx.store.shared else self._recent
 
     # --- the Analyser protocol (``leumund analyze`` / ``leumund explain``) ----------------
 
@@ -241,7 +252,10 @@ class KarmaFeature:
         # room. The locks make them take turns until commit (PostgreSQL; no-op on SQLite).
         await ctx.store.locks.members(*giver.all_keys, *receiver.all_keys)
         start = await self._community_start(ctx)
-        verdict = await judge(ctx, giver, receiver, base_points, community_start=start)
+        recent = self._kept(ctx)
+        verdict = await judge(
+            ctx, giver, receiver, base_points, community_start=start, recent=recent
+        )
         if verdict.blocked:
             rule = verdict.rule or "blocked"
             return Outcome(decisions=[_blocked(source, giver.key, receiver.key, rule)])
@@ -261,6 +275,10 @@ class KarmaFeature:
                 event_key=event.key,
                 at=ctx.now,
             )
+            if recent is not None:
+                recent.record(
+                    ctx.community.name, giver.key, receiver.key, verdict.points, ctx.now, reason
+                )
             data: dict[str, Any] = {
                 "giver": giver.key,
                 "receiver": receiver.key,
@@ -425,7 +443,7 @@ class KarmaFeature:
         awards = await _open_awards(
             ctx, event.chat, event.message_id, giver=event.user.key, emoji=emoji
         )
-        return await _reverse(ctx, event.key, awards, "reaction_removed")
+        return await _reverse(ctx, event.key, awards, "reaction_removed", self._kept(ctx))
 
     async def _edited(self, event: MessageEdited, ctx: Ctx) -> Outcome:
         if detect_thanks(event.text, ctx.community.language) is not None:
@@ -436,11 +454,11 @@ class KarmaFeature:
         await ctx.store.messages.set_fields(event.chat, event.message_id, is_thanks=False)
         awards = await _open_awards(ctx, event.chat, event.message_id)
         thanks = [a for a in awards if a.reason == "thanks"]
-        return await _reverse(ctx, event.key, thanks, "edited")
+        return await _reverse(ctx, event.key, thanks, "edited", self._kept(ctx))
 
     async def _deleted(self, event: MessageDeleted, ctx: Ctx) -> Outcome:
         awards = await _open_awards(ctx, event.chat, event.message_id)
-        return await _reverse(ctx, event.key, awards, "deleted")
+        return await _reverse(ctx, event.key, awards, "deleted", self._kept(ctx))
 
 
 async def _open_awards(
@@ -459,7 +477,11 @@ async def _open_awards(
 
 
 async def _reverse(
-    ctx: Ctx, event_key: str, awards: list[models.KarmaEntry], cause: str
+    ctx: Ctx,
+    event_key: str,
+    awards: list[models.KarmaEntry],
+    cause: str,
+    recent: RecentLedger | None,
 ) -> Outcome:
     """Append a negative row for each award; the originals stay (the ledger is append-only)."""
     outcome = Outcome()
@@ -479,6 +501,10 @@ async def _reverse(
             reverses=award.id,
             at=ctx.now,
         )
+        if recent is not None:
+            recent.record(
+                ctx.community.name, award.giver, award.receiver, -award.points, ctx.now, "reversal"
+            )
         outcome.decisions.append(
             Decision(
                 "karma_reversed",

@@ -21,10 +21,10 @@ least ``ring_min_share`` both of what the group received and of what it gave.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, bindparam, case, func, or_, select, union_all
@@ -35,6 +35,9 @@ from bot.features.karma.link import Profile
 from bot.features.karma.settings import KarmaSettings, giver_weight
 from storage import models
 from storage.repositories import Query, Store
+
+if TYPE_CHECKING:
+    from bot.features.karma.flows import RecentLedger
 
 EARNED = ("thanks", "reaction")
 NETTED = ("thanks", "reaction", "reversal")
@@ -155,12 +158,86 @@ class Pair:
     in_back_cooldown: bool  # a positive member award within the reciprocal cooldown
 
 
-class Ledger:
-    """Ledger queries over sets of linked accounts (the repository's take single keys)."""
+def exact(value: float) -> float:
+    """A sum of points as the same number however it was added up.
 
-    def __init__(self, store: Store, community: str) -> None:
+    Points carry two decimals; sums of them differ in the last bits with the order of
+    adding (a query's, memory's). Rounded to six decimals they are one number, so a rule
+    at its threshold decides the same way both ways.
+    """
+    return round(value, 6)
+
+
+class Flows(Protocol):
+    """The recent awards around the members an award concerns, as the rules read them.
+
+    Sums are of the ledger rows in the ring window (net: awards minus reversals) or since
+    midnight (awards only). Totals of a member are only asked for the members given to
+    ``include`` (the giver's and receiver's accounts are included from the start).
+    """
+
+    def pair(self, giver: str, receiver: str) -> Pair | None:
+        """The sums of one giver's rows for one receiver, None without rows."""
+        ...
+
+    def gave_to(self, key: str) -> Iterable[str]:
+        """Everyone the member may have given to recently (a superset is fine)."""
+        ...
+
+    def got_from(self, key: str) -> Iterable[str]:
+        """Everyone the member may have received from recently (a superset is fine)."""
+        ...
+
+    def given(self, key: str) -> float:
+        """Net points the member gave in the ring window."""
+        ...
+
+    def received(self, key: str) -> float:
+        """Net points the member received in the ring window."""
+        ...
+
+    def given_today(self, key: str) -> float:
+        """Points the member awarded since midnight."""
+        ...
+
+    def received_today(self, key: str) -> float:
+        """Points the member was awarded since midnight."""
+        ...
+
+    async def include(self, keys: Sequence[str]) -> None:
+        """Make the totals of these members available."""
+        ...
+
+
+class Ledger:
+    """Ledger queries over sets of linked accounts (the repository's take single keys).
+
+    With ``recent`` (a database only this process writes to) the rules' flows come from
+    the rows kept in memory; the answers are the same as the queries give.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        community: str,
+        *,
+        recent: RecentLedger | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.store = store
         self.community = community
+        self.recent = recent
+        self.now = now
+
+    async def flows(self, keys: Sequence[str], windows: Windows) -> Flows:
+        """The flows around ``keys`` in ``windows``: from memory if kept, else queried."""
+        if self.recent is not None and self.now is not None:
+            kept = await self.recent.flows(self.store, self.community, self.now, windows)
+            if kept is not None:
+                return kept
+        queried = QueriedFlows(self, windows)
+        await queried.include(keys)
+        return queried
 
     async def pairs(self, keys: Sequence[str], windows: Windows) -> list[Pair]:
         """Per (giver, receiver) sums of the awards and reversals touching the keys."""
@@ -174,7 +251,14 @@ class Ledger:
             "back_since": windows.back_since,
         }
         return [
-            Pair(str(a), str(b), float(net or 0.0), float(day or 0.0), bool(pair), bool(back))
+            Pair(
+                str(a),
+                str(b),
+                exact(float(net or 0.0)),
+                exact(float(day or 0.0)),
+                bool(pair),
+                bool(back),
+            )
             for a, b, net, day, pair, back in await _PAIRS.all(self.store.session, params)
         ]
 
@@ -195,6 +279,58 @@ class Ledger:
         return value if isinstance(value, datetime) else None
 
 
+class QueriedFlows:
+    """Flows read with the grouped ledger query, for the members included so far."""
+
+    def __init__(self, ledger: Ledger, windows: Windows) -> None:
+        self.ledger, self.windows = ledger, windows
+        self._pairs: dict[tuple[str, str], Pair] = {}
+        self._out: dict[str, list[Pair]] = defaultdict(list)
+        self._in: dict[str, list[Pair]] = defaultdict(list)
+        self._asked: set[str] = set()
+
+    async def include(self, keys: Sequence[str]) -> None:
+        """Query the pairs of the members not asked about yet."""
+        new = [k for k in dict.fromkeys(keys) if k not in self._asked]
+        if not new:
+            return
+        self._asked.update(new)
+        for pair in await self.ledger.pairs(new, self.windows):
+            key = (pair.giver, pair.receiver)
+            if key not in self._pairs:
+                self._pairs[key] = pair
+                self._out[pair.giver].append(pair)
+                self._in[pair.receiver].append(pair)
+
+    def pair(self, giver: str, receiver: str) -> Pair | None:
+        """The sums of one pair."""
+        return self._pairs.get((giver, receiver))
+
+    def gave_to(self, key: str) -> Iterable[str]:
+        """Receivers of the member's recent awards."""
+        return [p.receiver for p in self._out.get(key, ())]
+
+    def got_from(self, key: str) -> Iterable[str]:
+        """Givers of the member's recent awards."""
+        return [p.giver for p in self._in.get(key, ())]
+
+    def given(self, key: str) -> float:
+        """Net points given in the ring window."""
+        return exact(sum(p.net for p in self._out.get(key, ())))
+
+    def received(self, key: str) -> float:
+        """Net points received in the ring window."""
+        return exact(sum(p.net for p in self._in.get(key, ())))
+
+    def given_today(self, key: str) -> float:
+        """Points awarded since midnight."""
+        return exact(sum(p.today for p in self._out.get(key, ())))
+
+    def received_today(self, key: str) -> float:
+        """Points received since midnight."""
+        return exact(sum(p.today for p in self._in.get(key, ())))
+
+
 def _is_new(settings: KarmaSettings, giver: Profile, start: datetime | None, now: datetime) -> bool:
     """New: first seen recently, and not simply present when the bot arrived."""
     if settings.new_member_days <= 0 or giver.first_seen is None:
@@ -206,60 +342,71 @@ def _is_new(settings: KarmaSettings, giver: Profile, start: datetime | None, now
 
 
 async def find_ring(
-    ledger: Ledger,
+    flows: Flows,
     settings: KarmaSettings,
     giver: Profile,
     receiver: Profile,
     points: float,
-    pairs: Sequence[Pair],
-    windows: Windows,
 ) -> RingFinding | None:
     """A ring around giver and receiver if the recent awards form one (see module docs).
 
-    ``pairs`` are the ledger sums touching both; ``windows`` the moments they were
-    taken with, for the partners' sums.
+    ``flows`` holds the awards around both; the strongest partners are added to it.
     """
-    canon = {key: giver.key for key in giver.all_keys}
-    canon.update({key: receiver.key for key in receiver.all_keys})
-    flow: dict[tuple[str, str], float] = defaultdict(float)
-    seen: set[tuple[str, str]] = set()
-
-    def add(rows: Sequence[Pair]) -> None:
-        for row in rows:
-            if (row.giver, row.receiver) in seen:
-                continue
-            seen.add((row.giver, row.receiver))
-            a, b = canon.get(row.giver, row.giver), canon.get(row.receiver, row.receiver)
-            if a != b:
-                flow[(a, b)] += row.net
-
-    add(pairs)
-    flow[(giver.key, receiver.key)] += points
+    accounts: dict[str, tuple[str, ...]] = {
+        giver.key: tuple(giver.all_keys),
+        receiver.key: tuple(receiver.all_keys),
+    }
     core = (giver.key, receiver.key)
+    core_accounts = {*giver.all_keys, *receiver.all_keys}
+
+    def net(givers: Iterable[str], receivers: Iterable[str]) -> float:
+        found = (flows.pair(a, b) for a in givers for b in receivers)
+        return sum((p.net for p in found if p is not None), 0.0)
+
+    # Partners both gave to and received from the two (their linked accounts together).
+    gave = {k for c in core_accounts for k in flows.got_from(c)}
+    got = {k for c in core_accounts for k in flows.gave_to(c)}
     mutual: dict[str, float] = {}
-    others = {x for pair in flow for x in pair if x not in core}
-    for other in others:
-        out = sum(flow.get((other, c), 0.0) for c in core)
-        back = sum(flow.get((c, other), 0.0) for c in core)
-        mutual[other] = min(out, back)
-    partners = sorted((o for o in others if mutual[o] > 0), key=lambda o: (-mutual[o], o))[
+    for other in (gave & got) - core_accounts:
+        mutual[other] = min(
+            exact(net((other,), core_accounts)), exact(net(core_accounts, (other,)))
+        )
+    partners = sorted((o for o in mutual if mutual[o] > 0), key=lambda o: (-mutual[o], o))[
         : settings.ring_max_size - 2
     ]
-    if partners:
-        add(await ledger.pairs(partners, windows))
+    await flows.include(partners)
+
+    def flow(a: str, b: str) -> float:
+        value = net(accounts.get(a, (a,)), accounts.get(b, (b,)))
+        return exact(value + points if (a, b) == core else value)
+
     group = {*core, *partners}
     # A ring is mutual: whoever only gives (or only receives) inside is no member of it.
     while True:
-        inner = {(a, b): p for (a, b), p in flow.items() if a in group and b in group and p > 0}
+        inner = {(a, b): f for a in group for b in group if a != b and (f := flow(a, b)) > 0}
         members = {a for a, _ in inner} & {b for _, b in inner}
         if members == group:
             break
         group = members
     if giver.key not in group or receiver.key not in group:
         return None
-    inside = sum(inner.values())
-    received = sum(p for (_, b), p in flow.items() if b in group)
-    given = sum(p for (a, _), p in flow.items() if a in group)
+
+    def own(member: str) -> float:
+        # Awards between one person's linked accounts are no flow.
+        keys = accounts.get(member, (member,))
+        return net(keys, keys)
+
+    inside = exact(sum(inner.values()))
+    received = exact(
+        sum(flows.received(k) for m in group for k in accounts.get(m, (m,)))
+        - sum(own(m) for m in group)
+        + points
+    )
+    given = exact(
+        sum(flows.given(k) for m in group for k in accounts.get(m, (m,)))
+        - sum(own(m) for m in group)
+        + points
+    )
     if inside < settings.ring_min_points or received <= 0 or given <= 0:
         return None
     if inside / received < settings.ring_min_share or inside / given < settings.ring_min_share:
@@ -300,6 +447,7 @@ async def judge(
     base_points: float,
     *,
     community_start: datetime | None = None,
+    recent: RecentLedger | None = None,
 ) -> Verdict:
     """Apply the fair rules to one award; ``points`` is what the ledger gets."""
     settings, now = ctx.settings, ctx.now
@@ -307,27 +455,27 @@ async def judge(
         return Verdict(0.0, BOT, blocked=True)
     if receiver.key in giver.all_keys:
         return Verdict(0.0, SELF, blocked=True)
-    ledger = Ledger(ctx.store, ctx.community.name)
+    ledger = Ledger(ctx.store, ctx.community.name, recent=recent, now=now)
     pair_window = timedelta(minutes=settings.pair_cooldown_minutes)
     back_window = timedelta(minutes=settings.reciprocal_cooldown_minutes)
     today = day_start(now, ctx.community.timezone)
     ring_since = now - timedelta(days=settings.ring_window_days)
     windows = Windows(today, ring_since, now - pair_window, now - back_window)
     gkeys, rkeys = set(giver.all_keys), set(receiver.all_keys)
-    pairs = await ledger.pairs([*giver.all_keys, *receiver.all_keys], windows)
+    flows = await ledger.flows([*giver.all_keys, *receiver.all_keys], windows)
 
-    if pair_window and any(
-        p.in_pair_cooldown and p.giver in gkeys and p.receiver in rkeys for p in pairs
-    ):
+    def awarded(givers: set[str], receivers: set[str]) -> list[Pair]:
+        found = (flows.pair(a, b) for a in givers for b in receivers)
+        return [p for p in found if p is not None]
+
+    if pair_window and any(p.in_pair_cooldown for p in awarded(gkeys, rkeys)):
         return Verdict(0.0, COOLDOWN, blocked=True)
-    if back_window and any(
-        p.in_back_cooldown and p.giver in rkeys and p.receiver in gkeys for p in pairs
-    ):
+    if back_window and any(p.in_back_cooldown for p in awarded(rkeys, gkeys)):
         return Verdict(0.0, RECIPROCAL, blocked=True)
-    given = sum(p.today for p in pairs if p.giver in gkeys)
+    given = exact(sum(flows.given_today(k) for k in gkeys))
     if given >= settings.daily_cap_giver - 1e-9:
         return Verdict(0.0, CAP_GIVER, blocked=True)
-    received = sum(p.today for p in pairs if p.receiver in rkeys)
+    received = exact(sum(flows.received_today(k) for k in rkeys))
     if received >= settings.daily_cap_receiver - 1e-9:
         return Verdict(0.0, CAP_RECEIVER, blocked=True)
 
@@ -338,7 +486,7 @@ async def judge(
     if new:
         rule = NEW_MEMBER
     points = base_points * weight
-    ring = await find_ring(ledger, settings, giver, receiver, points, pairs, windows)
+    ring = await find_ring(flows, settings, giver, receiver, points)
     known: str | None = None
     if ring is not None:
         known = await ring_case_status(ledger, ring, ring_since)

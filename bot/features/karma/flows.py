@@ -1,0 +1,283 @@
+"""The recent ledger in memory: who gave whom what, per pair, for the fair rules.
+
+The rules ask for every award: the sums of the awards and reversals that touch the
+giver's and the receiver's accounts (cooldowns, daily caps, rings). On a database that
+one process uses (SQLite) that process writes every ledger row, so it can keep the rows
+of the last days in memory, grouped by pair, and answer without a query. The answer is
+the same as ``rules.Ledger``'s query gives (a test compares the two on random ledgers).
+
+What is kept: the rows of the reasons the rules net (thanks, reactions, reversals) from
+``start`` on, at most ``max_rows`` of them; older rows are dropped as time passes. A
+question about an earlier moment than ``start`` (a longer window in one chat's settings,
+an event older than the ones before it) loads the rows again from the database, in the
+transaction that asks, so it sees that transaction's own rows too. The engine drops all
+of it when a transaction rolls back (``KarmaFeature.reset``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select
+from sqlmodel import col
+
+from bot.features.karma.rules import Pair, Windows, exact
+from storage import models
+from storage.repositories import Query, Store
+
+EARNED = frozenset(("thanks", "reaction"))
+NETTED = frozenset(("thanks", "reaction", "reversal"))
+# Rows older than the widest window asked for are kept this much longer, so an event a
+# little older than the one before it (platforms deliver out of order) finds them; they
+# are let go a day's worth at a time.
+MARGIN = timedelta(days=1)
+
+_entry = models.KarmaEntry
+_LOAD = Query(
+    select(
+        col(_entry.giver),
+        col(_entry.receiver),
+        col(_entry.points),
+        col(_entry.at),
+        col(_entry.reason),
+    )
+    .where(
+        col(_entry.community) == bindparam("community"),
+        col(_entry.at) >= bindparam("since"),
+        col(_entry.reason).in_(sorted(NETTED)),
+        col(_entry.giver).is_not(None),
+    )
+    .order_by(col(_entry.at), col(_entry.id))
+)
+
+
+@dataclass(slots=True)
+class _Row:
+    giver: str
+    receiver: str
+    points: float
+    at: datetime
+    earned: bool
+
+
+@dataclass(slots=True)
+class _Series:
+    """One member's rows in one direction, oldest first, with running sums of the points."""
+
+    rows: list[_Row] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    totals: list[float] = field(default_factory=list)  # totals[i]: points of rows[:i + 1]
+
+    def add(self, row: _Row) -> None:
+        if not self.times or row.at >= self.times[-1]:
+            self.rows.append(row)
+            self.times.append(row.at)
+            self.totals.append((self.totals[-1] if self.totals else 0.0) + row.points)
+            return
+        # Older than the newest (events delivered out of order): sums from there on again.
+        at = bisect_left(self.times, row.at)
+        insort(self.rows, row, key=lambda r: r.at)
+        self.times.insert(at, row.at)
+        self.totals[at:] = []
+        running = self.totals[-1] if self.totals else 0.0
+        for later in self.rows[at:]:
+            running += later.points
+            self.totals.append(running)
+
+    def since(self, moment: datetime) -> float:
+        """Points of the rows at or after ``moment``."""
+        at = bisect_left(self.times, moment)
+        if at >= len(self.totals):
+            return 0.0
+        return self.totals[-1] - (self.totals[at - 1] if at else 0.0)
+
+    def earned_since(self, moment: datetime) -> float:
+        """Points of the awards (no reversals) at or after ``moment``."""
+        total = 0.0
+        for row in reversed(self.rows):
+            if row.at < moment:
+                break
+            if row.earned:
+                total += row.points
+        return total
+
+
+@dataclass(slots=True)
+class _Community:
+    start: datetime  # every row from here on is held
+    rows: list[_Row] = field(default_factory=list)
+    pairs: dict[tuple[str, str], list[_Row]] = field(default_factory=dict)
+    given: dict[str, _Series] = field(default_factory=dict)
+    received: dict[str, _Series] = field(default_factory=dict)
+    gave_to: dict[str, set[str]] = field(default_factory=dict)
+    got_from: dict[str, set[str]] = field(default_factory=dict)
+    newest: datetime | None = None
+    span: timedelta = timedelta(0)
+
+    def add(self, row: _Row) -> None:
+        self.rows.append(row)
+        rows = self.pairs.setdefault((row.giver, row.receiver), [])
+        if rows and row.at < rows[-1].at:
+            insort(rows, row, key=lambda r: r.at)
+        else:
+            rows.append(row)
+        self.given.setdefault(row.giver, _Series()).add(row)
+        self.received.setdefault(row.receiver, _Series()).add(row)
+        self.gave_to.setdefault(row.giver, set()).add(row.receiver)
+        self.got_from.setdefault(row.receiver, set()).add(row.giver)
+
+
+class RecentLedger:
+    """The recent netted ledger rows of each community, kept by the one process using it."""
+
+    def __init__(self, *, max_rows: int = 500_000) -> None:
+        self.max_rows = max_rows
+        self._communities: dict[str, _Community] = {}
+        # Communities with more recent rows than memory should hold: the rules query.
+        self._too_many: set[str] = set()
+        self.loads = 0  # how often rows were read from the database (for tests)
+
+    def clear(self) -> None:
+        """Forget everything: the database is the truth again (after a rollback)."""
+        self._communities.clear()
+        self._too_many.clear()
+
+    def rows(self, community: str) -> int:
+        """How many rows are held for a community."""
+        held = self._communities.get(community)
+        return len(held.rows) if held is not None else 0
+
+    async def flows(
+        self, store: Store, community: str, now: datetime, windows: Windows
+    ) -> KeptFlows | None:
+        """The flows of a community in ``windows`` (``now`` is the event's moment); None
+        when the community has too many recent rows to hold them."""
+        if community in self._too_many:
+            return None
+        held = self._communities.get(community)
+        since = windows.since
+        if held is None or since < held.start:
+            held = await self._load(store, community, since - MARGIN)
+            if held is None:
+                return None
+        held.span = max(held.span, now - since)
+        if held.newest is None or now > held.newest:
+            held.newest = now
+            cutoff = now - held.span - MARGIN
+            if cutoff - held.start > MARGIN:
+                held = self._rebuild(community, held, cutoff)
+        return KeptFlows(held, windows)
+
+    def record(
+        self,
+        community: str,
+        giver: str | None,
+        receiver: str,
+        points: float,
+        at: datetime,
+        reason: str,
+    ) -> None:
+        """Keep a row just written to the ledger (in the transaction the rules read in)."""
+        held = self._communities.get(community)
+        if held is None or giver is None or reason not in NETTED or at < held.start:
+            return
+        held.add(_Row(giver, receiver, points, at, reason in EARNED))
+        if len(held.rows) > self.max_rows:
+            self._give_up(community)
+
+    def _give_up(self, community: str) -> None:
+        del self._communities[community]
+        self._too_many.add(community)
+
+    def _rebuild(self, community: str, held: _Community, cutoff: datetime) -> _Community:
+        """Let the rows before ``cutoff`` go (all at once: the running sums start anew)."""
+        kept = _Community(start=cutoff, newest=held.newest, span=held.span)
+        for row in held.rows:
+            if row.at >= cutoff:
+                kept.add(row)
+        self._communities[community] = kept
+        return kept
+
+    async def _load(self, store: Store, community: str, start: datetime) -> _Community | None:
+        self.loads += 1
+        held = _Community(start=start)
+        self._communities[community] = held
+        params = {"community": community, "since": start}
+        for giver, receiver, points, at, reason in await _LOAD.all(store.session, params):
+            held.add(_Row(giver, receiver, float(points), at, reason in EARNED))
+            if len(held.rows) > self.max_rows:
+                self._give_up(community)
+                return None
+        return held
+
+
+class KeptFlows:
+    """The rules' flows (``rules.Flows``) answered from the rows in memory."""
+
+    def __init__(self, held: _Community, windows: Windows) -> None:
+        self.held, self.windows = held, windows
+
+    def pair(self, giver: str, receiver: str) -> Pair | None:
+        """The sums of one pair's rows, as the ledger query groups them."""
+        rows = self.held.pairs.get((giver, receiver))
+        return None if rows is None else _sum(rows, self.windows)
+
+    def gave_to(self, key: str) -> Iterable[str]:
+        """Receivers of the member's held rows."""
+        return self.held.gave_to.get(key, ())
+
+    def got_from(self, key: str) -> Iterable[str]:
+        """Givers of the member's held rows."""
+        return self.held.got_from.get(key, ())
+
+    def given(self, key: str) -> float:
+        """Net points given in the ring window."""
+        series = self.held.given.get(key)
+        return exact(series.since(self.windows.ring_since)) if series is not None else 0.0
+
+    def received(self, key: str) -> float:
+        """Net points received in the ring window."""
+        series = self.held.received.get(key)
+        return exact(series.since(self.windows.ring_since)) if series is not None else 0.0
+
+    def given_today(self, key: str) -> float:
+        """Points awarded since midnight."""
+        series = self.held.given.get(key)
+        return exact(series.earned_since(self.windows.today)) if series is not None else 0.0
+
+    def received_today(self, key: str) -> float:
+        """Points received since midnight."""
+        series = self.held.received.get(key)
+        return exact(series.earned_since(self.windows.today)) if series is not None else 0.0
+
+    async def include(self, keys: Sequence[str]) -> None:
+        """Nothing to read: every member's rows are held."""
+
+
+def _sum(rows: Iterable[_Row], windows: Windows) -> Pair | None:
+    """The sums of one pair's rows as the ledger query groups them (None: no rows)."""
+    since, today, ring_since = windows.since, windows.today, windows.ring_since
+    pair_since, back_since = windows.pair_since, windows.back_since
+    net = day = 0.0
+    pair = back = False
+    first: _Row | None = None
+    for row in rows:
+        at = row.at
+        if at < since:
+            continue
+        first = first or row
+        points = row.points
+        if at >= ring_since:
+            net += points
+        if row.earned:
+            if at >= today:
+                day += points
+            if points > 0:
+                pair = pair or at > pair_since
+                back = back or at > back_since
+    if first is None:
+        return None
+    return Pair(first.giver, first.receiver, exact(net), exact(day), pair, back)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from bot.app import App, default_config
+from bot.bench.synth import SynthConfig, dumps, generate
 from bot.engine import Engine, Result
 from bot.events import Event
 from bot.replay import replay
@@ -70,6 +72,46 @@ async def test_a_batch_lost_to_a_dropped_connection_is_fed_again_exactly(
         json.loads(x) for x in expected_log.getvalue().splitlines()
     ]
     assert await counts(app) == expected_counts
+
+
+async def test_with_every_feature_on_a_batch_fed_again_decides_the_same(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What features keep in memory of a lost batch goes with it: fed again, its thanks
+    meet no cooldown of their own awards, its links are no copies of themselves."""
+    config = SynthConfig(lines=4_000, members=120, chats=3, seed=7, days=2.0)
+    lines = [dumps(record).encode() for record in generate(config)]
+
+    async def run(name: str) -> list[Any]:
+        url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        app = await App.create(default_config(url), database_url=url)
+        log = io.StringIO()
+        try:
+            await replay(app, lines, decisions_out=log, batch_size=200)
+        finally:
+            await app.close()
+        return [json.loads(x) for x in log.getvalue().splitlines()]
+
+    expected = await run("reference")
+    process = Engine.process
+    failures = iter([1190, 2390, 3590])  # each late in a batch of 200 events
+    failing = next(failures)
+    calls = 0
+
+    async def flaky(self: Engine, event: Event) -> Result:
+        nonlocal calls, failing
+        calls += 1
+        if calls == failing:
+            failing = next(failures, 0)
+            raise lost_connection()
+        return await process(self, event)
+
+    monkeypatch.setattr(Engine, "process", flaky)
+    got = await run("flaky")
+    assert failing == 0
+    kinds = Counter(d["kind"] for d in expected)
+    assert kinds["karma"] > 50 and kinds["promo"] > 0, kinds
+    assert got == expected
 
 
 async def test_an_error_of_the_input_is_raised_not_retried(make_app: MakeApp) -> None:

@@ -258,6 +258,14 @@ class PromoFeature:
         self._models: dict[str, NaiveBayes] = {}
         self._allow: dict[str, frozenset[str]] = {}
 
+    def reset(self) -> None:
+        """Forget the windows, authors, classifiers and allow-lists kept in memory: a
+        transaction rolled back or a member was forgotten; all are read again as needed."""
+        self._windows = Windows(self._windows.max_members)
+        self._authors = Authors(self._authors.max_messages)
+        self._models.clear()
+        self._allow.clear()
+
     # --- the Analyser protocol ---------------------------------------------------------
 
     def analyse(self, text: str, language: str | None) -> dict[str, Any]:

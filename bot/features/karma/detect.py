@@ -98,6 +98,7 @@ class _Lexicon:
     cancel_after: re.Pattern[str] | None
 
 
+@functools.cache
 def _languages(language: str | None) -> tuple[str, ...]:
     first = language if language in LANGUAGES else None
     return ((first,) if first else ()) + tuple(lang for lang in LANGUAGES if lang != first)

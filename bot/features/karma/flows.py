@@ -167,7 +167,8 @@ class RecentLedger:
         if held.newest is None or now > held.newest:
             held.newest = now
             cutoff = now - held.span - MARGIN
-            if cutoff - held.start > MARGIN:
+            # Let go of a window's worth at once: each row is copied about twice in all.
+            if cutoff - held.start > max(held.span, MARGIN):
                 held = self._rebuild(community, held, cutoff)
         return KeptFlows(held, windows)
 
@@ -224,6 +225,17 @@ class KeptFlows:
         """The sums of one pair's rows, as the ledger query groups them."""
         rows = self.held.pairs.get((giver, receiver))
         return None if rows is None else _sum(rows, self.windows)
+
+    def net(self, giver: str, receiver: str) -> float:
+        """One pair's net points in the ring window."""
+        rows = self.held.pairs.get((giver, receiver))
+        if rows is None:
+            return 0.0
+        ring_since, net = self.windows.ring_since, 0.0
+        for row in rows:
+            if row.at >= ring_since:
+                net += row.points
+        return exact(net)
 
     def gave_to(self, key: str) -> Iterable[str]:
         """Receivers of the member's held rows."""

@@ -180,6 +180,10 @@ class Flows(Protocol):
         """The sums of one giver's rows for one receiver, None without rows."""
         ...
 
+    def net(self, giver: str, receiver: str) -> float:
+        """One pair's net points in the ring window (0 without rows)."""
+        ...
+
     def gave_to(self, key: str) -> Iterable[str]:
         """Everyone the member may have given to recently (a superset is fine)."""
         ...
@@ -306,6 +310,11 @@ class QueriedFlows:
         """The sums of one pair."""
         return self._pairs.get((giver, receiver))
 
+    def net(self, giver: str, receiver: str) -> float:
+        """One pair's net points in the ring window."""
+        pair = self._pairs.get((giver, receiver))
+        return pair.net if pair is not None else 0.0
+
     def gave_to(self, key: str) -> Iterable[str]:
         """Receivers of the member's recent awards."""
         return [p.receiver for p in self._out.get(key, ())]
@@ -360,12 +369,11 @@ async def find_ring(
     core_accounts = {*giver.all_keys, *receiver.all_keys}
 
     def net(givers: Iterable[str], receivers: Iterable[str]) -> float:
-        found = (flows.pair(a, b) for a in givers for b in receivers)
-        return sum((p.net for p in found if p is not None), 0.0)
+        return sum((flows.net(a, b) for a in givers for b in receivers), 0.0)
 
     # Partners both gave to and received from the two (their linked accounts together).
-    gave = {k for c in core_accounts for k in flows.got_from(c)}
-    got = {k for c in core_accounts for k in flows.gave_to(c)}
+    gave = set().union(*(flows.got_from(c) for c in core_accounts))
+    got = set().union(*(flows.gave_to(c) for c in core_accounts))
     mutual: dict[str, float] = {}
     for other in (gave & got) - core_accounts:
         mutual[other] = min(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import sys
@@ -110,8 +111,17 @@ async def replay_items(
     started = time.perf_counter()
     feeder = _Feeder(app, stats, decisions_out, observer, max(1, batch_size))
     source = iter(items)
-    while not feeder.exhausted:
-        await feeder.transaction(source, attempts)
+    # As in the running bot, a worker thread copies SQLite's log into the database file:
+    # otherwise every few commits would do it on the loop's thread (tens of milliseconds
+    # each, growing with the file).
+    done = asyncio.Event()
+    checkpoints = asyncio.create_task(app.db.checkpoints(done))
+    try:
+        while not feeder.exhausted:
+            await feeder.transaction(source, attempts)
+    finally:
+        done.set()
+        await checkpoints
     stats.seconds = time.perf_counter() - started
     return stats
 

@@ -6,9 +6,12 @@ import contextlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from bot.app import App, default_config
 from bot.replay import replay
 from storage import models
 from tests.bot.test_engine import Echo
@@ -104,3 +107,24 @@ async def test_interrupted_replay_completes_on_rerun(make_app: MakeApp) -> None:
     reference = await make_app(features=[Echo()])
     await replay(reference, lines, batch_size=50)
     assert await counts(app) == await counts(reference)
+
+
+async def test_commits_of_a_replay_leave_checkpoints_to_a_worker(tmp_path: Path) -> None:
+    """SQLite's log is copied into the file by a worker thread, not in the batch commits."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'replay.db'}"
+    app = await App.create(default_config(url, features=[Echo()]), database_url=url)
+    seen: list[int] = []
+
+    def on_commit(conn: Any) -> None:
+        seen.append(int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()))
+
+    event.listen(app.db.engine.sync_engine, "commit", on_commit)
+    try:
+        stats = await replay(app, conversation(2_000), batch_size=100)
+        after = await app.db.current_revision()  # a connection checked out after the replay
+    finally:
+        await app.close()
+    assert stats.messages == 2_000 and after is not None
+    assert len(seen) >= 20
+    # The first batch may begin before the worker has its connection; none after it.
+    assert seen[1:-1] and set(seen[1:-1]) == {0}

@@ -208,8 +208,7 @@ class Engine:
                 mentions = await self._resolve_mentions(store, event)
                 reply_author = None
                 if event.reply_to is not None:
-                    replied = await store.messages.get(event.chat, event.reply_to)
-                    reply_author = replied.author if replied else None
+                    reply_author = await store.messages.author(event.chat, event.reply_to)
                 await store.messages.add(
                     community=community.name,
                     chat=event.chat,

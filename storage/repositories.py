@@ -386,10 +386,12 @@ class _Rows:
 
 _MEMBER_ROW = _Rows(models.Member, col(models.Member.key) == bindparam("key"))
 _MESSAGES = SQLModel.metadata.tables["messages"]
-_MESSAGE_ROW = _Rows(
-    models.Message,
-    and_(_MESSAGES.c.chat == bindparam("chat"), _MESSAGES.c.message_id == bindparam("message_id")),
+_ONE_MESSAGE = and_(
+    _MESSAGES.c.chat == bindparam("chat"), _MESSAGES.c.message_id == bindparam("message_id")
 )
+_MESSAGE_ROW = _Rows(models.Message, _ONE_MESSAGE)
+# Who wrote a message (a reply's target, for every reply): one column, nothing to convert.
+_MESSAGE_AUTHOR = Query(select(_MESSAGES.c.author).where(_ONE_MESSAGE))
 
 
 _RECENT_MESSAGES = _Rows(
@@ -583,6 +585,11 @@ class Messages:
         """One message by chat and id."""
         params = {"chat": chat, "message_id": message_id}
         return cast(models.Message | None, await _MESSAGE_ROW.first(self.session, params))
+
+    async def author(self, chat: str, message_id: str) -> str | None:
+        """Who wrote a message, None for a message not stored."""
+        row = await _MESSAGE_AUTHOR.first(self.session, {"chat": chat, "message_id": message_id})
+        return str(row[0]) if row is not None else None
 
     async def set_fields(self, chat: str, message_id: str, **values: Any) -> None:
         """Update fields of a message (text after an edit, deleted, is_thanks)."""

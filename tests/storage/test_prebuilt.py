@@ -46,6 +46,10 @@ async def test_rows_read_back_as_sqlalchemy_writes_them(db_url: str) -> None:
             assert not await store.messages.add(
                 community="demo", chat="chat:c", message_id="m1", author="chat:u1", at=AT
             )
+            # Read back in the same transaction, and unknown messages have no author.
+            assert await store.messages.author("chat:c", "m1") == "chat:u1"
+            assert await store.messages.author("chat:c", "m2") is None
+            assert await store.messages.author("chat:other", "m1") is None
             await store.decisions.add_many(
                 [
                     {

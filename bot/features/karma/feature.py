@@ -152,8 +152,7 @@ class KarmaFeature:
             return Outcome(decisions=[_blocked(event.message_id, giver_key, None, "bot")])
         reply_author: str | None = None
         if event.reply_to is not None:
-            replied = await store.messages.get(chat, event.reply_to)
-            reply_author = replied.author if replied else None
+            reply_author = await store.messages.author(chat, event.reply_to)
         rows: list[models.Message] = []
         explicit = bool(event.mentions) or (reply_author not in (None, giver_key))
         if not explicit and (event.reply_to is None or reply_author is not None):

@@ -190,7 +190,12 @@ def replay_command(
         err.print("[yellow]warning[/yellow]: --chat applies to Telegram exports only")
 
     async def go(target: str) -> tuple[ReplayStats, dict[str, float], dict[str, float]]:
+        from bot.launch import settle_heap
+
         app = await App.create(config, database_url=target)
+        # As the running bot does: full collections during a long replay need not walk
+        # everything start-up built.
+        settle_heap()
         try:
             before = await _totals(app)
             with contextlib.ExitStack() as stack:

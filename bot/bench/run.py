@@ -487,11 +487,13 @@ def _budgeted(items: Iterator[T], seconds: float, state: dict[str, Any]) -> Iter
 
 async def _replay_child(spec: dict[str, Any]) -> dict[str, Any]:
     from bot.app import App, default_config
+    from bot.launch import settle_heap
     from bot.replay import open_lines, replay
 
     url = spec["url"]
-    # As ``leumund replay`` does (SQLite on the loop's thread).
+    # As ``leumund replay`` does (SQLite on the loop's thread, the start-up heap frozen).
     app = await App.create(default_config(url), database_url=url)
+    settle_heap()
     state: dict[str, Any] = {"capped": False}
     profiler: Any = None
     try:
@@ -531,6 +533,7 @@ async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
     from adapters.imports.detect import detect
     from bot.app import App, default_config
     from bot.cli import _History  # how the command turns files into one stream of events
+    from bot.launch import settle_heap
     from bot.replay import replay_items
 
     url, path = spec["url"], Path(spec["file"])
@@ -538,6 +541,7 @@ async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
     # (every feature on), the format detected from the content, the command's readers.
     config = default_config(url)
     app = await App.create(config, database_url=url)
+    settle_heap()
     state: dict[str, Any] = {"capped": False}
     try:
         with contextlib.ExitStack() as stack:

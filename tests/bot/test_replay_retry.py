@@ -28,6 +28,24 @@ def lost_connection() -> DBAPIError:
     )
 
 
+def lose_connections(monkeypatch: pytest.MonkeyPatch, calls: list[int]) -> list[int]:
+    """Make the engine's n-th calls fail as a dropped connection; the list empties as
+    they happen."""
+    process = Engine.process
+    planned, count = list(calls), 0
+
+    async def flaky(self: Engine, event: Event) -> Result:
+        nonlocal count
+        count += 1
+        if planned and count == planned[0]:
+            planned.pop(0)
+            raise lost_connection()
+        return await process(self, event)
+
+    monkeypatch.setattr(Engine, "process", flaky)
+    return planned
+
+
 async def test_a_batch_lost_to_a_dropped_connection_is_fed_again_exactly(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -44,23 +62,10 @@ async def test_a_batch_lost_to_a_dropped_connection_is_fed_again_exactly(
         await reference.close()
 
     app = await make_app(features=[Echo()])
-    process = Engine.process
-    failures = iter([130, 131, 290])  # twice in one batch, once in a later one
-    failing = next(failures)
-    calls = 0
-
-    async def flaky(self: Engine, event: Event) -> Result:
-        nonlocal calls, failing
-        calls += 1
-        if calls == failing:
-            failing = next(failures, 0)
-            raise lost_connection()
-        return await process(self, event)
-
-    monkeypatch.setattr(Engine, "process", flaky)
+    planned = lose_connections(monkeypatch, [130, 131, 290])  # twice in a batch, once later
     log = io.StringIO()
     stats = await replay(app, lines, decisions_out=log, batch_size=50)
-    assert failing == 0  # every planned failure happened
+    assert not planned  # every planned failure happened
     assert (stats.messages, stats.reactions, stats.duplicates) == (
         expected.messages,
         expected.reactions,
@@ -93,22 +98,9 @@ async def test_with_every_feature_on_a_batch_fed_again_decides_the_same(
         return [json.loads(x) for x in log.getvalue().splitlines()]
 
     expected = await run("reference")
-    process = Engine.process
-    failures = iter([1190, 2390, 3590])  # each late in a batch of 200 events
-    failing = next(failures)
-    calls = 0
-
-    async def flaky(self: Engine, event: Event) -> Result:
-        nonlocal calls, failing
-        calls += 1
-        if calls == failing:
-            failing = next(failures, 0)
-            raise lost_connection()
-        return await process(self, event)
-
-    monkeypatch.setattr(Engine, "process", flaky)
+    planned = lose_connections(monkeypatch, [1190, 2390, 3590])  # late in batches of 200
     got = await run("flaky")
-    assert failing == 0
+    assert not planned
     kinds = Counter(d["kind"] for d in expected)
     assert kinds["karma"] > 50 and kinds["promo"] > 0, kinds
     assert got == expected

@@ -7,11 +7,13 @@ of the last days in memory, grouped by pair, and answer without a query. The ans
 the same as ``rules.Ledger``'s query gives (a test compares the two on random ledgers).
 
 What is kept: the rows of the reasons the rules net (thanks, reactions, reversals) from
-``start`` on, at most ``max_rows`` of them; older rows are dropped as time passes. A
-question about an earlier moment than ``start`` (a longer window in one chat's settings,
-an event older than the ones before it) loads the rows again from the database, in the
-transaction that asks, so it sees that transaction's own rows too. The engine drops all
-of it when a transaction rolls back (``KarmaFeature.reset``).
+``start`` on; rows older than the widest window asked for (and a day) are let go a
+window's worth at a time. A question about an earlier moment than ``start`` (a longer
+window in one chat's settings, an event older than the ones before it) loads the rows
+again from the database, in the transaction that asks, so it sees that transaction's own
+rows too. A community with more than ``max_rows`` recent rows is left to the query. The
+engine drops all of it when a transaction rolls back or a member is forgotten (their rows
+get new keys): ``KarmaFeature.reset``.
 """
 
 from __future__ import annotations

@@ -148,7 +148,8 @@ class Windows:
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """What one giver gave one receiver recently (from one grouped ledger query)."""
+    """What one giver gave one receiver recently (a group of the ledger query, or the same
+    sums of the rows kept in memory)."""
 
     giver: str
     receiver: str

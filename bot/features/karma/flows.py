@@ -18,10 +18,12 @@ get new keys): ``KarmaFeature.reset``.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from sys import intern
 
 from sqlalchemy import bindparam, select
 from sqlmodel import col
@@ -65,33 +67,38 @@ class _Row:
     earned: bool
 
 
+def _at(row: _Row) -> datetime:
+    return row.at
+
+
 @dataclass(slots=True)
 class _Series:
-    """One member's rows in one direction, oldest first, with running sums of the points."""
+    """One member's rows in one direction, oldest first, with running sums of the points,
+    and the rows of each pair with the member on this side (shared with the other side's
+    series)."""
 
     rows: list[_Row] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
-    totals: list[float] = field(default_factory=list)  # totals[i]: points of rows[:i + 1]
+    totals: array[float] = field(default_factory=lambda: array("d"))  # of rows[:i + 1]
+    partners: dict[str, list[_Row]] = field(default_factory=dict)
 
     def add(self, row: _Row) -> None:
-        if not self.times or row.at >= self.times[-1]:
-            self.rows.append(row)
-            self.times.append(row.at)
-            self.totals.append((self.totals[-1] if self.totals else 0.0) + row.points)
+        rows, totals = self.rows, self.totals
+        if not rows or row.at >= rows[-1].at:
+            rows.append(row)
+            totals.append((totals[-1] if totals else 0.0) + row.points)
             return
         # Older than the newest (events delivered out of order): sums from there on again.
-        at = bisect_left(self.times, row.at)
-        insort(self.rows, row, key=lambda r: r.at)
-        self.times.insert(at, row.at)
-        self.totals[at:] = []
-        running = self.totals[-1] if self.totals else 0.0
-        for later in self.rows[at:]:
+        at = bisect_right(rows, row.at, key=_at)
+        rows.insert(at, row)
+        del totals[at:]
+        running = totals[-1] if totals else 0.0
+        for later in rows[at:]:
             running += later.points
-            self.totals.append(running)
+            totals.append(running)
 
     def since(self, moment: datetime) -> float:
         """Points of the rows at or after ``moment``."""
-        at = bisect_left(self.times, moment)
+        at = bisect_left(self.rows, moment, key=_at)
         if at >= len(self.totals):
             return 0.0
         return self.totals[-1] - (self.totals[at - 1] if at else 0.0)
@@ -111,25 +118,32 @@ class _Series:
 class _Community:
     start: datetime  # every row from here on is held
     rows: list[_Row] = field(default_factory=list)
-    pairs: dict[tuple[str, str], list[_Row]] = field(default_factory=dict)
     given: dict[str, _Series] = field(default_factory=dict)
     received: dict[str, _Series] = field(default_factory=dict)
-    gave_to: dict[str, set[str]] = field(default_factory=dict)
-    got_from: dict[str, set[str]] = field(default_factory=dict)
     newest: datetime | None = None
     span: timedelta = timedelta(0)
 
     def add(self, row: _Row) -> None:
         self.rows.append(row)
-        rows = self.pairs.setdefault((row.giver, row.receiver), [])
-        if rows and row.at < rows[-1].at:
-            insort(rows, row, key=lambda r: r.at)
+        out = self.given.get(row.giver)
+        if out is None:
+            out = self.given[row.giver] = _Series()
+        into = self.received.get(row.receiver)
+        if into is None:
+            into = self.received[row.receiver] = _Series()
+        pair = out.partners.get(row.receiver)
+        if pair is None:
+            pair = out.partners[row.receiver] = into.partners[row.giver] = []
+        if pair and row.at < pair[-1].at:
+            pair.insert(bisect_right(pair, row.at, key=_at), row)
         else:
-            rows.append(row)
-        self.given.setdefault(row.giver, _Series()).add(row)
-        self.received.setdefault(row.receiver, _Series()).add(row)
-        self.gave_to.setdefault(row.giver, set()).add(row.receiver)
-        self.got_from.setdefault(row.receiver, set()).add(row.giver)
+            pair.append(row)
+        out.add(row)
+        into.add(row)
+
+    def pair(self, giver: str, receiver: str) -> list[_Row] | None:
+        out = self.given.get(giver)
+        return out.partners.get(receiver) if out is not None else None
 
 
 class RecentLedger:
@@ -171,7 +185,7 @@ class RecentLedger:
             cutoff = now - held.span - MARGIN
             # Let go of a window's worth at once: each row is copied about twice in all.
             if cutoff - held.start > max(held.span, MARGIN):
-                held = self._rebuild(community, held, cutoff)
+                self._rebuild(held, cutoff)
         return KeptFlows(held, windows)
 
     def record(
@@ -187,7 +201,7 @@ class RecentLedger:
         held = self._communities.get(community)
         if held is None or giver is None or reason not in NETTED or at < held.start:
             return
-        held.add(_Row(giver, receiver, points, at, reason in EARNED))
+        held.add(_Row(intern(giver), intern(receiver), points, at, reason in EARNED))
         if len(held.rows) > self.max_rows:
             self._give_up(community)
 
@@ -195,14 +209,14 @@ class RecentLedger:
         del self._communities[community]
         self._too_many.add(community)
 
-    def _rebuild(self, community: str, held: _Community, cutoff: datetime) -> _Community:
+    @staticmethod
+    def _rebuild(held: _Community, cutoff: datetime) -> None:
         """Let the rows before ``cutoff`` go (all at once: the running sums start anew)."""
-        kept = _Community(start=cutoff, newest=held.newest, span=held.span)
-        for row in held.rows:
-            if row.at >= cutoff:
-                kept.add(row)
-        self._communities[community] = kept
-        return kept
+        rows = [row for row in held.rows if row.at >= cutoff]
+        # The old indexes go before the new ones are built: memory holds one set of them.
+        held.rows, held.given, held.received, held.start = [], {}, {}, cutoff
+        for row in rows:
+            held.add(row)
 
     async def _load(self, store: Store, community: str, start: datetime) -> _Community | None:
         self.loads += 1
@@ -210,7 +224,9 @@ class RecentLedger:
         self._communities[community] = held
         params = {"community": community, "since": start}
         for giver, receiver, points, at, reason in await _LOAD.all(store.session, params):
-            held.add(_Row(giver, receiver, float(points), at, reason in EARNED))
+            # Keys repeat on many rows: one string each.
+            row = _Row(intern(giver), intern(receiver), float(points), at, reason in EARNED)
+            held.add(row)
             if len(held.rows) > self.max_rows:
                 self._give_up(community)
                 return None
@@ -225,12 +241,12 @@ class KeptFlows:
 
     def pair(self, giver: str, receiver: str) -> Pair | None:
         """The sums of one pair's rows, as the ledger query groups them."""
-        rows = self.held.pairs.get((giver, receiver))
+        rows = self.held.pair(giver, receiver)
         return None if rows is None else _sum(rows, self.windows)
 
     def net(self, giver: str, receiver: str) -> float:
         """One pair's net points in the ring window."""
-        rows = self.held.pairs.get((giver, receiver))
+        rows = self.held.pair(giver, receiver)
         if rows is None:
             return 0.0
         ring_since, net = self.windows.ring_since, 0.0
@@ -241,11 +257,13 @@ class KeptFlows:
 
     def gave_to(self, key: str) -> Iterable[str]:
         """Receivers of the member's held rows."""
-        return self.held.gave_to.get(key, ())
+        series = self.held.given.get(key)
+        return series.partners.keys() if series is not None else ()
 
     def got_from(self, key: str) -> Iterable[str]:
         """Givers of the member's held rows."""
-        return self.held.got_from.get(key, ())
+        series = self.held.received.get(key)
+        return series.partners.keys() if series is not None else ()
 
     def given(self, key: str) -> float:
         """Net points given in the ring window."""

@@ -28,12 +28,10 @@ from sys import intern
 from sqlalchemy import bindparam, select
 from sqlmodel import col
 
-from bot.features.karma.rules import Pair, Windows, exact
+from bot.features.karma.rules import EARNED, NETTED, Pair, Windows, exact
 from storage import models
 from storage.repositories import Query, Store
 
-EARNED = frozenset(("thanks", "reaction"))
-NETTED = frozenset(("thanks", "reaction", "reversal"))
 # Rows older than the widest window asked for are kept this much longer, so an event a
 # little older than the one before it (platforms deliver out of order) finds them; they
 # are let go a day's worth at a time.
@@ -51,7 +49,7 @@ _LOAD = Query(
     .where(
         col(_entry.community) == bindparam("community"),
         col(_entry.at) >= bindparam("since"),
-        col(_entry.reason).in_(sorted(NETTED)),
+        col(_entry.reason).in_(NETTED),
         col(_entry.giver).is_not(None),
     )
     .order_by(col(_entry.at), col(_entry.id))

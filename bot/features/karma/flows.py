@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from sys import intern
@@ -253,12 +253,12 @@ class KeptFlows:
                 net += row.points
         return exact(net)
 
-    def gave_to(self, key: str) -> Iterable[str]:
+    def gave_to(self, key: str) -> Collection[str]:
         """Receivers of the member's held rows."""
         series = self.held.given.get(key)
         return series.partners.keys() if series is not None else ()
 
-    def got_from(self, key: str) -> Iterable[str]:
+    def got_from(self, key: str) -> Collection[str]:
         """Givers of the member's held rows."""
         series = self.held.received.get(key)
         return series.partners.keys() if series is not None else ()

@@ -21,7 +21,7 @@ least ``ring_min_share`` both of what the group received and of what it gave.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -185,11 +185,11 @@ class Flows(Protocol):
         """One pair's net points in the ring window (0 without rows)."""
         ...
 
-    def gave_to(self, key: str) -> Iterable[str]:
+    def gave_to(self, key: str) -> Collection[str]:
         """Everyone the member may have given to recently (a superset is fine)."""
         ...
 
-    def got_from(self, key: str) -> Iterable[str]:
+    def got_from(self, key: str) -> Collection[str]:
         """Everyone the member may have received from recently (a superset is fine)."""
         ...
 
@@ -316,13 +316,13 @@ class QueriedFlows:
         pair = self._pairs.get((giver, receiver))
         return pair.net if pair is not None else 0.0
 
-    def gave_to(self, key: str) -> Iterable[str]:
+    def gave_to(self, key: str) -> Collection[str]:
         """Receivers of the member's recent awards."""
-        return [p.receiver for p in self._out.get(key, ())]
+        return {p.receiver for p in self._out.get(key, ())}
 
-    def got_from(self, key: str) -> Iterable[str]:
+    def got_from(self, key: str) -> Collection[str]:
         """Givers of the member's recent awards."""
-        return [p.giver for p in self._in.get(key, ())]
+        return {p.giver for p in self._in.get(key, ())}
 
     def given(self, key: str) -> float:
         """Net points given in the ring window."""
@@ -373,10 +373,14 @@ async def find_ring(
         return sum((flows.net(a, b) for a in givers for b in receivers), 0.0)
 
     # Partners both gave to and received from the two (their linked accounts together).
-    gave = set().union(*(flows.got_from(c) for c in core_accounts))
-    got = set().union(*(flows.gave_to(c) for c in core_accounts))
+    # A busy helper has thousands of givers and few receivers: the smaller side is walked
+    # and each partner looked up on the other.
+    gave = [flows.got_from(c) for c in core_accounts]
+    got = [flows.gave_to(c) for c in core_accounts]
+    walk, look = (gave, got) if sum(map(len, gave)) <= sum(map(len, got)) else (got, gave)
+    both = {o for keys in walk for o in keys if any(o in other for other in look)}
     mutual: dict[str, float] = {}
-    for other in (gave & got) - core_accounts:
+    for other in both - core_accounts:
         mutual[other] = min(
             exact(net((other,), core_accounts)), exact(net(core_accounts, (other,)))
         )

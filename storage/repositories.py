@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -261,6 +261,43 @@ class Query:
         driver = await _inline(session)
         if driver is None:
             return [tuple(row) for row in (await session.execute(self.stmt, params)).all()]
+        sql, values = self._bound(session, params)
+        try:
+            cursor = await driver.run(sql, values)
+            rows = cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+        return self._convert(rows)
+
+    async def stream(
+        self, session: AsyncSession, params: dict[str, Any], size: int
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every row, ``size`` at a time: for reads too large to hold at once."""
+        driver = await _inline(session)
+        if driver is None:
+            result = await session.stream(self.stmt.execution_options(yield_per=size), params)
+            async for part in result.partitions(size):
+                yield [tuple(row) for row in part]
+            return
+        sql, values = self._bound(session, params)
+        try:
+            cursor = await driver.run(sql, values)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+        try:
+            while True:
+                try:
+                    rows = cursor.fetchmany(size)
+                except sqlite3.Error as exc:
+                    raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+                if not rows:
+                    return
+                yield self._convert(rows)
+        finally:
+            cursor.close()
+
+    def _bound(self, session: AsyncSession, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The SQL for these parameters (IN lists expanded) and its values in order."""
         if self._compiled is None:
             self._compile(session.get_bind().dialect)
         shape = tuple(len(v) if isinstance(v, list | tuple) else -1 for v in params.values())
@@ -268,12 +305,10 @@ class Query:
         if found is None:
             found = self._shapes[shape] = self._expand(params)
         sql, slots = found
-        values = tuple(slot.value(params) for slot in slots)
-        try:
-            cursor = await driver.run(sql, values)
-            rows = cursor.fetchall()
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+        return sql, tuple(slot.value(params) for slot in slots)
+
+    def _convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        """Result values as SQLAlchemy's types give them (times, JSON)."""
         if not self._converted:
             return rows
         out = []

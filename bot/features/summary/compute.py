@@ -53,14 +53,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
+from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.config import Community
 from bot.features.summary.settings import SummarySettings
 from bot.text import extract_links, normalize, strip_quotes_and_code
 from storage import models
+from storage.repositories import Query
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{1,2})$")
 AWARD_REASONS = ("thanks", "reaction")
@@ -364,17 +365,44 @@ async def _accounts(session: AsyncSession, keys: Iterable[str]) -> dict[str, _Ac
     return found
 
 
-_STREAM_ROWS = 5_000
 # The rows of a week are worked through on the event loop: every this many rows other
 # events get their turn, so a busy community's summary does not hold them for seconds.
 PAUSE_ROWS = 200
 
+_m = models.Message
+_IN_WEEK = (
+    col(_m.community) == bindparam("community"),
+    col(_m.at) >= bindparam("since"),
+    col(_m.at) < bindparam("until"),
+    col(_m.deleted) == False,  # noqa: E712
+)
+_MESSAGES = Query(
+    select(
+        col(_m.chat),
+        col(_m.message_id),
+        col(_m.author),
+        col(_m.reply_to),
+        col(_m.reply_to_author),
+        col(_m.mentions),
+        col(_m.at),
+        # Only questions need their text.
+        case((col(_m.text).contains("?"), col(_m.text)), else_=None),
+    )
+    .where(*_IN_WEEK)
+    .order_by(col(_m.at), col(_m.id))
+)
+_AUTHORS_AT = Query(select(col(_m.author), col(_m.at)).where(*_IN_WEEK))
 
-async def _paced(result: AsyncResult[*tuple[Any, ...]]) -> AsyncIterator[Any]:
-    """The rows of a streamed result, letting other tasks run every ``PAUSE_ROWS`` rows."""
-    # Fetched a batch at a time: row by row, each fetch is a switch into SQLAlchemy's
-    # synchronous core and back, which cost more than the work on the row.
-    async for rows in result.partitions(PAUSE_ROWS):
+
+async def _paced(
+    query: Query, session: AsyncSession, community: str, since: datetime, until: datetime
+) -> AsyncIterator[tuple[Any, ...]]:
+    """The rows of a week's messages, letting other tasks run every ``PAUSE_ROWS`` rows."""
+    # A week of a busy community is a hundred thousand rows and more: they are streamed
+    # and never held all at once. On SQLite straight from the driver: through SQLAlchemy's
+    # result machinery each row cost several times the work done on it.
+    params = {"community": community, "since": since, "until": until}
+    async for rows in query.stream(session, params, PAUSE_ROWS):
         for row in rows:
             yield row
         await asyncio.sleep(0)
@@ -383,33 +411,12 @@ async def _paced(result: AsyncResult[*tuple[Any, ...]]) -> AsyncIterator[Any]:
 async def _messages(
     session: AsyncSession, community: str, since: datetime, until: datetime
 ) -> AsyncIterator[_Row]:
-    m = models.Message
-    text = case((col(m.text).contains("?"), col(m.text)), else_=None)
-    stmt = (
-        select(
-            col(m.chat),
-            col(m.message_id),
-            col(m.author),
-            col(m.reply_to),
-            col(m.reply_to_author),
-            col(m.mentions),
-            col(m.at),
-            text,
-        )
-        .where(
-            col(m.community) == community,
-            col(m.at) >= since,
-            col(m.at) < until,
-            col(m.deleted) == False,  # noqa: E712
-        )
-        .order_by(col(m.at), col(m.id))
-    )
-    # A week of a busy community is a hundred thousand rows and more: they are streamed,
-    # twice (see compute_summary), and never held all at once. The member and chat keys
-    # that repeat on every row are shared strings.
+    # Read twice (see compute_summary). The member and chat keys that repeat on every row
+    # are shared strings.
     share = sys.intern
-    result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
-    async for chat, mid, author, reply_to, reply_author, mentions, at, body in _paced(result):
+    async for chat, mid, author, reply_to, reply_author, mentions, at, body in _paced(
+        _MESSAGES, session, community, since, until
+    ):
         yield _Row(
             share(chat),
             mid,
@@ -426,17 +433,9 @@ async def _daily_by_author(
     session: AsyncSession, community: str, since: datetime, until: datetime, zone: ZoneInfo
 ) -> dict[str, list[int]]:
     """Messages per author and day (in the community's time zone) of a week, streamed."""
-    m = models.Message
-    stmt = select(col(m.author), col(m.at)).where(
-        col(m.community) == community,
-        col(m.at) >= since,
-        col(m.at) < until,
-        col(m.deleted) == False,  # noqa: E712
-    )
     monday = since.astimezone(zone).date()
     days: dict[str, list[int]] = {}
-    result = await session.stream(stmt.execution_options(yield_per=_STREAM_ROWS))
-    async for author, at in _paced(result):
+    async for author, at in _paced(_AUTHORS_AT, session, community, since, until):
         counts = days.get(author)
         if counts is None:
             counts = days[sys.intern(author)] = [0] * 7

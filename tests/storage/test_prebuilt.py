@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 
 from bot.features.karma.rules import _PAIRS
 from storage import models
 from storage.db import Database
-from storage.repositories import _BALANCES, Store
+from storage.repositories import _BALANCES, Query, Store
 
 AT = datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC)
 
@@ -276,5 +276,45 @@ async def test_recent_messages_are_what_the_orm_loads_newest_first(db_url: str) 
                     getattr(original, f) for f in fields
                 ]
             assert await Store(session).messages.recent("chat:none", *window) == []
+    finally:
+        await db.dispose()
+
+
+async def test_a_streamed_query_gives_sqlalchemys_rows_a_few_at_a_time(db_url: str) -> None:
+    db = Database(db_url)
+    await db.prepare()
+    stmt = (
+        select(
+            col(models.Message.message_id),
+            col(models.Message.mentions),
+            col(models.Message.at),
+            col(models.Message.text),
+        )
+        .where(col(models.Message.community) == bindparam("community"))
+        .order_by(col(models.Message.at), col(models.Message.id))
+    )
+    query = Query(stmt)
+    try:
+        async with db.session() as session:
+            store = Store(session)
+            for n in range(7):
+                await store.messages.add(
+                    community="demo",
+                    chat="chat:c",
+                    message_id=f"m{n}",
+                    author="chat:u1",
+                    text=None if n == 3 else f"text {n}",
+                    mentions=[f"chat:u{n}"] if n % 2 else [],
+                    at=AT.replace(minute=n),
+                )
+        async with db.session() as session:
+            expected = [tuple(r) for r in await session.execute(stmt, {"community": "demo"})]
+            parts = [p async for p in query.stream(session, {"community": "demo"}, 3)]
+            assert [len(p) for p in parts] == [3, 3, 1]
+            assert [row for part in parts for row in part] == expected
+            assert expected[1][1:3] == (["chat:u1"], AT.replace(minute=1))
+            # The connection is free for the next statement.
+            assert len(await query.all(session, {"community": "demo"})) == 7
+            assert [p async for p in query.stream(session, {"community": "none"}, 3)] == []
     finally:
         await db.dispose()

@@ -190,7 +190,7 @@ def replay_command(
         err.print("[yellow]warning[/yellow]: --chat applies to Telegram exports only")
 
     async def go(target: str) -> tuple[ReplayStats, dict[str, float], dict[str, float]]:
-        from bot.launch import settle_heap
+        from bot.launch import batch_collections, settle_heap
 
         app = await App.create(config, database_url=target)
         # As the running bot does: full collections during a long replay need not walk
@@ -199,6 +199,7 @@ def replay_command(
         try:
             before = await _totals(app)
             with contextlib.ExitStack() as stack:
+                stack.enter_context(batch_collections())
                 out = (
                     stack.enter_context(decisions_path.open("w", encoding="utf-8"))
                     if decisions_path

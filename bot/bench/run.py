@@ -487,17 +487,18 @@ def _budgeted(items: Iterator[T], seconds: float, state: dict[str, Any]) -> Iter
 
 async def _replay_child(spec: dict[str, Any]) -> dict[str, Any]:
     from bot.app import App, default_config
-    from bot.launch import settle_heap
+    from bot.launch import batch_collections, settle_heap
     from bot.replay import open_lines, replay
 
     url = spec["url"]
-    # As ``leumund replay`` does (SQLite on the loop's thread, the start-up heap frozen).
+    # As ``leumund replay`` does (SQLite on the loop's thread, the start-up heap frozen,
+    # fewer collections).
     app = await App.create(default_config(url), database_url=url)
     settle_heap()
     state: dict[str, Any] = {"capped": False}
     profiler: Any = None
     try:
-        with open_lines(Path(spec["file"])) as source:
+        with batch_collections(), open_lines(Path(spec["file"])) as source:
             if spec.get("profile"):
                 # Sampling the event loop thread, which also runs SQLite here.
                 # Every 5 ms: each sample keeps its whole stack, 1 ms would cost gigabytes.
@@ -533,7 +534,7 @@ async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
     from adapters.imports.detect import detect
     from bot.app import App, default_config
     from bot.cli import _History  # how the command turns files into one stream of events
-    from bot.launch import settle_heap
+    from bot.launch import batch_collections, settle_heap
     from bot.replay import replay_items
 
     url, path = spec["url"], Path(spec["file"])
@@ -545,6 +546,7 @@ async def _import_child(spec: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {"capped": False}
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(batch_collections())
             history = _History(config, None, (), lambda _size: None)
             items = history.open([(path, detect(path))], stack, lambda _total: None)
             stats = await replay_items(

@@ -528,3 +528,17 @@ def test_settling_the_heap_keeps_start_up_objects_out_of_collections() -> None:
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_batch_jobs_collect_less_often_and_restore_the_collector() -> None:
+    import gc
+
+    from bot.launch import BATCH_THRESHOLD, batch_collections
+
+    before = gc.get_threshold()
+    with batch_collections():
+        assert gc.get_threshold() == (BATCH_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), batch_collections():
+        raise RuntimeError("a replay that fails")
+    assert gc.get_threshold() == before

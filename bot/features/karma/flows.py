@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from sys import intern
@@ -36,6 +37,7 @@ from storage.repositories import Query, Store
 # little older than the one before it (platforms deliver out of order) finds them; they
 # are let go a day's worth at a time.
 MARGIN = timedelta(days=1)
+_NONE: frozenset[str] = frozenset()
 
 _entry = models.KarmaEntry
 _LOAD = Query(
@@ -253,15 +255,15 @@ class KeptFlows:
                 net += row.points
         return exact(net)
 
-    def gave_to(self, key: str) -> Collection[str]:
+    def gave_to(self, key: str) -> AbstractSet[str]:
         """Receivers of the member's held rows."""
         series = self.held.given.get(key)
-        return series.partners.keys() if series is not None else ()
+        return series.partners.keys() if series is not None else _NONE
 
-    def got_from(self, key: str) -> Collection[str]:
+    def got_from(self, key: str) -> AbstractSet[str]:
         """Givers of the member's held rows."""
         series = self.held.received.get(key)
-        return series.partners.keys() if series is not None else ()
+        return series.partners.keys() if series is not None else _NONE
 
     def given(self, key: str) -> float:
         """Net points given in the ring window."""

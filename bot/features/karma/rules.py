@@ -21,7 +21,8 @@ least ``ring_min_share`` both of what the group received and of what it gave.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -185,11 +186,11 @@ class Flows(Protocol):
         """One pair's net points in the ring window (0 without rows)."""
         ...
 
-    def gave_to(self, key: str) -> Collection[str]:
+    def gave_to(self, key: str) -> AbstractSet[str]:
         """Everyone the member may have given to recently (a superset is fine)."""
         ...
 
-    def got_from(self, key: str) -> Collection[str]:
+    def got_from(self, key: str) -> AbstractSet[str]:
         """Everyone the member may have received from recently (a superset is fine)."""
         ...
 
@@ -316,11 +317,11 @@ class QueriedFlows:
         pair = self._pairs.get((giver, receiver))
         return pair.net if pair is not None else 0.0
 
-    def gave_to(self, key: str) -> Collection[str]:
+    def gave_to(self, key: str) -> AbstractSet[str]:
         """Receivers of the member's recent awards."""
         return {p.receiver for p in self._out.get(key, ())}
 
-    def got_from(self, key: str) -> Collection[str]:
+    def got_from(self, key: str) -> AbstractSet[str]:
         """Givers of the member's recent awards."""
         return {p.giver for p in self._in.get(key, ())}
 
@@ -373,12 +374,11 @@ async def find_ring(
         return sum((flows.net(a, b) for a in givers for b in receivers), 0.0)
 
     # Partners both gave to and received from the two (their linked accounts together).
-    # A busy helper has thousands of givers and few receivers: the smaller side is walked
-    # and each partner looked up on the other.
+    # Intersections of the key sets: a busy helper has thousands of partners on each side,
+    # and an intersection only walks the smaller set (in C).
     gave = [flows.got_from(c) for c in core_accounts]
     got = [flows.gave_to(c) for c in core_accounts]
-    walk, look = (gave, got) if sum(map(len, gave)) <= sum(map(len, got)) else (got, gave)
-    both = {o for keys in walk for o in keys if any(o in other for other in look)}
+    both = set().union(*(a & b for a in gave for b in got))
     mutual: dict[str, float] = {}
     for other in both - core_accounts:
         mutual[other] = min(

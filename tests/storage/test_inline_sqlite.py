@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage import models
-from storage.db import Database
+from storage.db import CACHE_KIB, Database
 from storage.inline_sqlite import YIELD_SECONDS, InlineConnection, connect
 from storage.repositories import Store
 
@@ -174,3 +174,26 @@ async def test_long_work_lets_the_loop_run_other_tasks(tmp_path: Path) -> None:
         assert ran[0] - started < 3 * YIELD_SECONDS
     finally:
         await conn.close()
+
+
+async def test_every_connection_gets_the_pragmas_of_storage_db(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await db.prepare()
+    try:
+        # Two connections at once: each is set up when the pool opens it.
+        async with db.session() as first, db.session() as second:
+            for session in (first, second):
+                await session.execute(select(func.count()).select_from(models.Message))
+                pragma = {
+                    name: (await session.execute(text(f"PRAGMA {name}"))).scalar_one()
+                    for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size")
+                }
+                # synchronous 1 is NORMAL; a negative cache size is in KiB.
+                assert pragma == {
+                    "journal_mode": "wal",
+                    "synchronous": 1,
+                    "foreign_keys": 1,
+                    "cache_size": -CACHE_KIB,
+                }
+    finally:
+        await db.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 
@@ -316,5 +316,46 @@ async def test_a_streamed_query_gives_sqlalchemys_rows_a_few_at_a_time(db_url: s
             # The connection is free for the next statement.
             assert len(await query.all(session, {"community": "demo"})) == 7
             assert [p async for p in query.stream(session, {"community": "none"}, 3)] == []
+    finally:
+        await db.dispose()
+
+
+async def test_times_and_json_read_as_sqlalchemy_reads_them_whatever_their_form(
+    sqlite_url: str,
+) -> None:
+    # Rows written by SQLAlchemy take a shortcut; any other form (an older writer, a
+    # hand-made row) goes through SQLAlchemy's own conversion.
+    db = Database(sqlite_url)
+    await db.prepare()
+    ats = [
+        "2026-11-20 10:30:15.123456",
+        "2026-11-20 10:30:15.000000",
+        "2026-11-20 10:30:15",
+        "2026-11-20T10:30:15.123456",
+        "2026-11-20 10:30",
+        "2026-11-20 10:30:15.5",
+    ]
+    mentions = ["[]", "[]", "[ ]", '["chat:a"]', "null", '{"a": []}']
+    stmt = select(col(models.Message.at), col(models.Message.mentions)).order_by(
+        col(models.Message.id)
+    )
+    try:
+        async with db.session() as session:
+            for n, (at, mentioned) in enumerate(zip(ats, mentions, strict=True)):
+                await session.execute(
+                    text(
+                        "INSERT INTO messages (community, chat, message_id, author, mentions,"
+                        " at, deleted, forwarded, is_thanks) VALUES ('demo', 'chat:c', :id,"
+                        " 'chat:u', :mentions, :at, 0, 0, 0)"
+                    ),
+                    {"id": f"m{n}", "mentions": mentioned, "at": at},
+                )
+        async with db.session() as session:
+            expected = [tuple(r) for r in await session.execute(stmt)]
+            assert await Query(stmt).all(session, {}) == expected
+            assert expected[0] == (datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC), [])
+            assert [r[0].tzinfo for r in expected] == [UTC] * len(ats)
+            lists = [r[1] for r in await Query(stmt).all(session, {})]
+            assert lists[0] is not lists[1]  # every row its own list
     finally:
         await db.dispose()

@@ -119,6 +119,8 @@ async def replay_items(
     try:
         while not feeder.exhausted:
             await feeder.transaction(source, attempts)
+            # Between batches nothing is being written: the log can start afresh.
+            await app.db.limit_log()
     finally:
         done.set()
         await checkpoints

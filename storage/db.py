@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # SQLite's default; while ``Database.checkpoints`` runs, commits leave it to that task.
 AUTOCHECKPOINT_PAGES = 1000
 CHECKPOINT_SECONDS = 1.0
+# A batch writer (replay, import) lets the worker empty the log when it is this large.
+LOG_LIMIT_BYTES = 64 * 1024 * 1024
 # The page cache of each SQLite connection, in KiB (see _sqlite_pragmas).
 CACHE_KIB = 32 * 1024
 
@@ -78,9 +81,10 @@ def _checkpoint_connection(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    # PASSIVE copies what no reader still needs and never waits for anyone.
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+def _checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> None:
+    # PASSIVE copies what no reader still needs and never waits for anyone. TRUNCATE
+    # copies the rest too and empties the log file (only when no one is writing).
+    conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._file = file if self.is_sqlite else None
         self._checkpointing = False
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = asyncio.Lock()
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "checkout", self._autocheckpoint)
@@ -169,17 +175,42 @@ class Database:
             await until.wait()
             return
         self._checkpointing = True
+        self._checkpointer = conn
         try:
             while not until.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(until.wait(), every)
-                try:
-                    await asyncio.to_thread(_checkpoint, conn)
-                except sqlite3.Error as exc:  # the next commit will report a real problem
-                    log.warning("checkpoint of %s failed: %s", self._file, exc)
+                await self._run_checkpoint(conn, "PASSIVE")
         finally:
             self._checkpointing = False
-            conn.close()
+            self._checkpointer = None
+            async with self._checkpoint_lock:
+                conn.close()
+
+    async def limit_log(self, limit: int | None = None) -> None:
+        """Empty SQLite's log if it grew past ``limit`` bytes; call it with no transaction open.
+
+        For batch writers (replays, imports) while ``checkpoints`` runs. SQLite starts its
+        log afresh only when a write begins after a checkpoint has copied all of it; a writer
+        that commits batch after batch without pause never leaves that moment, and the log
+        grew by the size of everything written (gigabytes over a long import).
+        """
+        conn, file = self._checkpointer, self._file
+        if conn is None or file is None:
+            return
+        try:
+            size = os.stat(f"{file}-wal").st_size
+        except OSError:
+            return
+        if size > (LOG_LIMIT_BYTES if limit is None else limit):
+            await self._run_checkpoint(conn, "TRUNCATE")
+
+    async def _run_checkpoint(self, conn: sqlite3.Connection, mode: str) -> None:
+        async with self._checkpoint_lock:  # one call at a time on the worker's connection
+            try:
+                await asyncio.to_thread(_checkpoint, conn, mode)
+            except sqlite3.Error as exc:  # the next commit will report a real problem
+                log.warning("checkpoint of %s failed: %s", self._file, exc)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -9,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
 
+import storage.db
 from bot.app import App, default_config
 from bot.replay import replay
 from storage import models
@@ -128,3 +131,35 @@ async def test_commits_of_a_replay_leave_checkpoints_to_a_worker(tmp_path: Path)
     assert len(seen) >= 20
     # The first batch may begin before the worker has its connection; none after it.
     assert seen[1:-1] and set(seen[1:-1]) == {0}
+
+
+@pytest.mark.parametrize("limit", [64 * 1024, None])
+async def test_a_long_replay_keeps_sqlites_log_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    """Batch after batch without pause: the log is emptied between batches once it is large."""
+    if limit is not None:
+        monkeypatch.setattr(storage.db, "LOG_LIMIT_BYTES", limit)
+    else:  # what happened before the limit: the log only grows
+        monkeypatch.setattr(storage.db.Database, "limit_log", lambda self: asyncio.sleep(0))
+    path = tmp_path / "replay.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    app = await App.create(default_config(url, features=[Echo()]), database_url=url)
+    sizes: list[int] = []
+
+    def on_commit(_conn: Any) -> None:
+        wal = Path(f"{path}-wal")
+        sizes.append(wal.stat().st_size if wal.exists() else 0)
+
+    event.listen(app.db.engine.sync_engine, "commit", on_commit)
+    try:
+        stats = await replay(app, conversation(3_000), batch_size=100)
+    finally:
+        await app.close()
+    assert stats.messages == 3_000 and len(sizes) >= 30
+    grown = max(sizes)
+    if limit is not None:
+        # At most the limit and one batch's writes (100 messages and their rows).
+        assert grown < limit + 512 * 1024, sizes
+    else:
+        assert grown > 2 * 1024 * 1024, sizes

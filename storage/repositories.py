@@ -144,6 +144,8 @@ async def _inline(session: AsyncSession) -> InlineConnection | None:
 
 
 _DRIVER = "leumund.driver"
+# Rows a streamed query fetches from PostgreSQL at a time (see Query.stream).
+_FETCH_ROWS = 5_000
 
 
 class _Compiled:
@@ -277,7 +279,9 @@ class Query:
         """Every row, ``size`` at a time: for reads too large to hold at once."""
         driver = await _inline(session)
         if driver is None:
-            result = await session.stream(self.stmt.execution_options(yield_per=size), params)
+            # Fetched from the server in larger batches: each fetch is a round trip.
+            fetch = max(size, _FETCH_ROWS)
+            result = await session.stream(self.stmt.execution_options(yield_per=fetch), params)
             async for part in result.partitions(size):
                 yield [tuple(row) for row in part]
             return

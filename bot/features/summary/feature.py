@@ -14,7 +14,6 @@ square is now, not three digests at once).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar, cast
@@ -28,7 +27,7 @@ from sqlmodel import col
 from bot.actions import PostSummary, Reply
 from bot.events import CommandIssued, Event, Tick
 from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
-from bot.features.summary.chart import render_chart
+from bot.features.summary.chart import ChartError, render_apart
 from bot.features.summary.compute import IsoWeek, WeeklySummary, compute_summary
 from bot.features.summary.render import render_text
 from bot.features.summary.settings import WEEKDAYS, SummarySettings
@@ -156,8 +155,12 @@ class SummaryFeature:
         text = render_text(summary, ctx.locale, hours=settings.answer_window_hours)
         image = None
         if settings.chart:
-            # Rendering takes a moment of CPU; a worker thread keeps the event loop free.
-            image = await asyncio.to_thread(render_chart, summary, ctx.locale)
+            # In a process of its own: the event loop stays free, and matplotlib's memory
+            # is not kept for a chart posted once a week.
+            try:
+                image = await render_apart(summary, ctx.community.language)
+            except ChartError as exc:  # the numbers matter more than the picture
+                log.warning("summary of %s posted without its chart: %s", summary.week, exc)
         return PostSummary(
             chat=chat, text=text, image=image, image_name=f"summary-{summary.week}.png"
         )

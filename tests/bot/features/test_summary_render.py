@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.features.summary import WeeklySummary
-from bot.features.summary.chart import render_chart
+from bot.features.summary.chart import ChartError, render_apart, render_chart
 from bot.features.summary.cli import summary_command, write_reports
 from bot.features.summary.compute import MemberCount
 from bot.features.summary.render import (
@@ -262,6 +262,19 @@ def test_the_chart_is_a_deterministic_png() -> None:
     assert english != german  # the labels are in the community's language
     other = render_chart(replace(EXPECTED, daily_messages=(0, 0, 0, 0, 0, 0, 40)), get_locale("de"))
     assert other != german
+
+
+async def test_the_chart_process_draws_the_same_png() -> None:
+    for language in ("de", "en"):
+        apart = await render_apart(EXPECTED, language)
+        assert apart == render_chart(EXPECTED, get_locale(language))
+
+
+async def test_a_failing_chart_process_says_why() -> None:
+    with pytest.raises(ChartError, match=r"failed \(exit 1\): ValueError: invalid literal"):
+        await render_apart(replace(EXPECTED, week="2026-Wxx"), "de")
+    with pytest.raises(ChartError, match=r"gave no image within 0\.01 s"):
+        await render_apart(EXPECTED, "de", seconds=0.01)
 
 
 @pytest.mark.parametrize(

@@ -282,17 +282,17 @@ async def _claim_in(app: App, job: str, at: datetime) -> bool:
 async def test_a_failure_while_computing_marks_nothing(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.features.summary.chart import render_chart as real
+    from bot.features.summary.chart import render_apart as real
 
     calls: list[int] = []
 
-    def flaky(summary: Any, locale: Any) -> bytes:
+    async def flaky(summary: Any, language: str) -> bytes:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("no fonts today")
-        return real(summary, locale)
+        return await real(summary, language)
 
-    monkeypatch.setattr("bot.features.summary.feature.render_chart", flaky)
+    monkeypatch.setattr("bot.features.summary.feature.render_apart", flaky)
     app = await make_app(features=[SummaryFeature()])
     await post(app, 1, local(18, 12))
     first = summaries(await app.engine.handle(tick(local(23, 9))))
@@ -300,3 +300,20 @@ async def test_a_failure_while_computing_marks_nothing(
     second = summaries(await app.engine.handle(tick(local(23, 9, 1))))
     assert len(second) == 1 and len(calls) == 2
     assert await jobs(app) == ["summary:demo:2026-W47"]
+
+
+async def test_a_chart_that_cannot_be_drawn_leaves_the_summary_without_it(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.features.summary.chart import ChartError
+
+    async def broken(summary: Any, language: str) -> bytes:
+        raise ChartError("the chart process failed (exit 1): no fonts today")
+
+    monkeypatch.setattr("bot.features.summary.feature.render_apart", broken)
+    app = await make_app(features=[SummaryFeature()])
+    await post(app, 1, local(18, 12))
+    (sent,) = summaries(await app.engine.handle(tick(local(23, 9))))
+    assert sent.image is None and "demo" in sent.text
+    assert await jobs(app) == ["summary:demo:2026-W47"]  # posted: not tried again
+    assert "posted without its chart: the chart process failed (exit 1)" in caplog.text

@@ -46,7 +46,7 @@ import math
 import re
 import statistics
 import sys
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime, time, timedelta
@@ -322,16 +322,106 @@ class _Row:
     text: str | None  # only texts with a "?" are read
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """Who replied to or mentioned someone, and when: all the dialogue checks need."""
+class _Waiting:
+    """A message whose answer window is open: in the week's dialogue once another member
+    replies (``dialogue``), answered once one replies or mentions its author (``question``)."""
 
-    author: str
-    at: datetime
+    __slots__ = ("asked", "deadline", "dialogue", "question", "row")
+
+    def __init__(self, row: _Row, deadline: datetime, dialogue: bool, question: bool) -> None:
+        self.row, self.deadline, self.dialogue, self.question = row, deadline, dialogue, question
+        self.asked = question
+
+
+class _Dialogue:
+    """Who answered whom in time, from messages fed in time order by members (not bots).
+
+    A message waits until its answer window closes; answers come later in the stream (or
+    at the same moment, so messages of one moment all wait before any of them answers).
+    """
+
+    def __init__(self, bots: set[str], window: timedelta, links: int) -> None:
+        self.bots, self.window, self.links = bots, window, links
+        self.dialogue: Counter[str] = Counter()
+        self.unanswered: list[_Row] = []  # the first ``links`` of them, in time order
+        self.unanswered_count = 0
+        self._by_message: dict[tuple[str, str], _Waiting] = {}
+        self._questions_of: dict[tuple[str, str], list[_Waiting]] = defaultdict(list)
+        self._open: deque[_Waiting] = deque()  # in deadline order: the window is fixed
+        self._moment: list[_Row] = []
+
+    def add(self, row: _Row, *, in_week: bool, question: bool) -> None:
+        """Feed the next message; ``in_week``: its dialogue counts, ``question``: as asked."""
+        if self._moment and row.at != self._moment[0].at:
+            self._answer_moment()
+        self._close(row.at)
+        if in_week and self._replies_or_mentions(row):
+            self.dialogue[row.author] += 1
+            in_week = False  # in dialogue already: no need to wait for replies
+        if in_week or question:
+            waiting = _Waiting(row, row.at + self.window, in_week, question)
+            self._by_message[(row.chat, row.message_id)] = waiting
+            if question:
+                self._questions_of[(row.chat, row.author)].append(waiting)
+            self._open.append(waiting)
+        self._moment.append(row)
+
+    def finish(self) -> None:
+        """Close every window still open: the stream ended."""
+        self._answer_moment()
+        self._close(None)
+
+    def _replies_or_mentions(self, row: _Row) -> bool:
+        replied = row.reply_to_author
+        if row.reply_to is not None and replied != row.author and replied not in self.bots:
+            return True
+        return any(key != row.author and key not in self.bots for key in row.mentions)
+
+    def _answer_moment(self) -> None:
+        for row in self._moment:
+            if row.reply_to is not None:
+                waiting = self._by_message.get((row.chat, row.reply_to))
+                if waiting is not None and self._answers(row, waiting):
+                    if waiting.dialogue:
+                        self.dialogue[waiting.row.author] += 1
+                        waiting.dialogue = False
+                    waiting.question = False
+            for key in row.mentions:
+                for waiting in self._questions_of.get((row.chat, key), ()):
+                    if self._answers(row, waiting):
+                        waiting.question = False
+        self._moment.clear()
+
+    @staticmethod
+    def _answers(row: _Row, waiting: _Waiting) -> bool:
+        return row.author != waiting.row.author and row.at <= waiting.deadline
+
+    def _close(self, now: datetime | None) -> None:
+        """Close the windows that ended before ``now`` (all of them for None)."""
+        while self._open and (now is None or self._open[0].deadline < now):
+            waiting = self._open.popleft()
+            row = waiting.row
+            self._by_message.pop((row.chat, row.message_id), None)
+            if waiting.asked:
+                asked = self._questions_of[(row.chat, row.author)]
+                asked.remove(waiting)
+                if not asked:
+                    del self._questions_of[(row.chat, row.author)]
+            if waiting.question:
+                self.unanswered_count += 1
+                if len(self.unanswered) < self.links:
+                    self.unanswered.append(row)
 
 
 def _unknown(key: str) -> _Account:
     return _Account(key.partition(":")[2] or key, False, False, None, None)
+
+
+async def _bots(session: AsyncSession) -> set[str]:
+    """The keys of every bot account (few: read whole, before the week's messages)."""
+    m = models.Member
+    stmt = select(col(m.key)).where(col(m.is_bot) == True)  # noqa: E712
+    return set((await session.execute(stmt)).scalars())
 
 
 async def _accounts(session: AsyncSession, keys: Iterable[str]) -> dict[str, _Account]:
@@ -527,88 +617,50 @@ async def compute_summary(
     name = community.name
 
     # Messages from one answer window before the week (questions whose window ends in it)
-    # to one after, read twice: first for the members and who answered whom, then for the
-    # week's numbers. The week before is only counted, per author and day.
-    span = (start - window, end + window)
+    # to one after (replies to the week's last messages), read once in time order; only
+    # the messages whose answer window is still open are held. The week before is only
+    # counted, per author and day.
+    bots = await _bots(session)
     prev_days = await _daily_by_author(session, name, prev_start, start, zone)
-    keys: set[str] = set(prev_days)
-    # Replies and mentions by chat, for dialogue (c) and for answers to questions.
-    replies: dict[tuple[str, str], list[_Answer]] = defaultdict(list)
-    mentions: dict[tuple[str, str], list[_Answer]] = defaultdict(list)
-    async for row in _messages(session, name, *span):
-        keys.add(row.author)
-        keys.update(row.mentions)
-        if row.reply_to_author:
-            keys.add(row.reply_to_author)
-        answer = _Answer(row.author, row.at)
-        if row.reply_to is not None:
-            replies[(row.chat, row.reply_to)].append(answer)
-        for key in row.mentions:
-            mentions[(row.chat, key)].append(answer)
-    awards, reversed_ids = await _ledger(session, name, prev_start, end)
-    keys.update(a.receiver for a in awards if start <= a.at < end)
-    accounts = await _accounts(session, keys)
-
-    def account(key: str) -> _Account:
-        return accounts.get(key) or _unknown(key)
-
-    bots = {key for key, acc in accounts.items() if acc.is_bot}
     prev_human = {key: days for key, days in prev_days.items() if key not in bots}
     prev_daily = tuple(sum(days[i] for days in prev_human.values()) for i in range(7))
     prev_messages = sum(prev_daily)
-
-    def answered_in_time(row: _Row, candidates: Iterable[_Answer]) -> bool:
-        return any(
-            other.author != row.author
-            and other.author not in bots
-            and row.at <= other.at <= row.at + window
-            for other in candidates
+    talk = _Dialogue(bots, window, settings.max_links)
+    messages = 0
+    daily = [0] * 7
+    authors: set[str] = set()
+    questions = 0
+    async for row in _messages(session, name, start - window, end + window):
+        if row.author in bots:
+            continue
+        in_week = start <= row.at < end
+        if in_week:
+            messages += 1
+            daily[(row.at.astimezone(zone).date() - target.monday).days] += 1
+            authors.add(row.author)
+        deadline = row.at + window
+        question = (
+            start <= deadline < end
+            and deadline <= now
+            and row.text is not None
+            and is_question(row.text)
         )
+        questions += question
+        talk.add(row, in_week=in_week, question=question)
+    talk.finish()
+    dialogue = talk.dialogue
+    awards, reversed_ids = await _ledger(session, name, prev_start, end)
+    receivers = {a.receiver for a in awards if start <= a.at < end}
+    accounts = await _accounts(session, authors | receivers)
 
-    def in_dialogue(row: _Row) -> bool:
-        replied = row.reply_to_author
-        if row.reply_to is not None and replied != row.author and replied not in bots:
-            return True
-        if any(key != row.author and key not in bots for key in row.mentions):
-            return True
-        return answered_in_time(row, replies.get((row.chat, row.message_id), ()))
+    def account(key: str) -> _Account:
+        return accounts.get(key) or _unknown(key)
 
     def hidden(key: str) -> bool:
         acc = account(key)
         return acc.hidden or acc.is_bot
 
-    # Activity and dialogue; questions whose answer window ran out during the week (and
-    # before ``now``).
-    messages = 0
-    daily = [0] * 7
-    authors: set[str] = set()
-    dialogue: Counter[str] = Counter()
-    questions = 0
-    unanswered: list[_Row] = []
-    unanswered_count = 0
-    async for row in _messages(session, name, *span):
-        if row.author in bots:
-            continue
-        if start <= row.at < end:
-            messages += 1
-            daily[(row.at.astimezone(zone).date() - target.monday).days] += 1
-            authors.add(row.author)
-            if in_dialogue(row):
-                dialogue[row.author] += 1
-        deadline = row.at + window
-        if not (start <= deadline < end and deadline <= now) or row.text is None:
-            continue
-        if not is_question(row.text):
-            continue
-        questions += 1
-        candidates = [
-            *replies.get((row.chat, row.message_id), ()),
-            *mentions.get((row.chat, row.author), ()),
-        ]
-        if not answered_in_time(row, candidates):
-            unanswered_count += 1
-            if len(unanswered) < settings.max_links:
-                unanswered.append(row)
+    unanswered, unanswered_count = talk.unanswered, talk.unanswered_count
     prev_authors = set(prev_human)
     new_members = sum(
         1

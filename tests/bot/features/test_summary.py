@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import random
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -472,7 +473,7 @@ async def test_other_tasks_run_while_the_week_is_read(
     await task
     assert summary == EXPECTED  # pausing changes nothing in the result
     if pause_rows == 2:
-        # At least one turn per two of the week's 17 messages, in the first pass alone.
+        # At least one turn per two of the week's 17 messages.
         assert during >= EXPECTED.messages // 2, during
     elif app.db.engine.dialect.name == "sqlite":
         # SQLite is read on the loop's thread: without the pauses nobody else gets a turn
@@ -527,6 +528,118 @@ async def test_questions_still_within_their_window_are_not_counted_yet(make_app:
     async with app.db.session() as session:
         summary = await compute_summary(session, community, "2026-W47", local(21, 17))
     assert [q.link.message_id for q in summary.unanswered] == ["104", "7", "18"]
+
+
+@dataclass(frozen=True)
+class _Said:
+    mid: str
+    chat: str
+    author: str
+    at: datetime
+    question: bool
+    reply_to: _Said | None
+    mentions: tuple[str, ...]
+    deleted: bool
+
+
+def _by_definition(
+    said: list[_Said], start: datetime, end: datetime, window: timedelta, now: datetime
+) -> tuple[dict[str, int], int, list[str]]:
+    """Dialogue per author, questions and unanswered ones as the module docstring defines
+    them, counted the slow way: every message against every other."""
+    kept = [m for m in said if not m.deleted and m.author != BOT]
+
+    def answers(o: _Said, m: _Said) -> bool:
+        return o.author != m.author and m.at <= o.at <= m.at + window and o.chat == m.chat
+
+    dialogue: dict[str, int] = {}
+    for m in kept:
+        if not start <= m.at < end:
+            continue
+        replied = m.reply_to is not None and m.reply_to.author not in (m.author, BOT)
+        mentioned = any(key not in (m.author, BOT) for key in m.mentions)
+        answered = any(o.reply_to == m and answers(o, m) for o in kept)
+        if replied or mentioned or answered:
+            dialogue[m.author] = dialogue.get(m.author, 0) + 1
+    questions, unanswered = 0, []
+    for m in kept:  # in time order, then in the order they were stored
+        deadline = m.at + window
+        if not (m.question and start <= deadline < end and deadline <= now):
+            continue
+        questions += 1
+        if not any(answers(o, m) and (o.reply_to == m or m.author in o.mentions) for o in kept):
+            unanswered.append(m.mid)
+    return dialogue, questions, unanswered
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_dialogue_and_questions_follow_their_definitions(
+    make_app: MakeApp, seed: int
+) -> None:
+    """Random weeks with messages at the same moment, at the window's edges, from and to the
+    bot, deleted ones: the streamed count equals the definitions counted pair by pair."""
+    rng = random.Random(seed)
+    window = timedelta(hours=rng.choice([1, 24]))
+    start, end = local(16, 0), local(23, 0)
+    # Few distinct moments, so many messages share one; some sit exactly a window apart.
+    some = {start - window + timedelta(minutes=rng.randrange(0, 60 * 24 * 9)) for _ in range(30)}
+    edges = {start, end - window, end - timedelta(minutes=1), end + window - timedelta(minutes=1)}
+    moments = sorted(some | edges | {m + window for m in rng.sample(sorted(some), 10)})
+    people = [ANNA, BEN, CEM, BOT]
+    said: list[_Said] = []
+    for n in range(260):
+        at = rng.choice(moments)
+        chat = rng.choice([GEN, HELP])
+        earlier = [m for m in said if m.chat == chat and m.at <= at]
+        said.append(
+            _Said(
+                mid=str(n),
+                chat=chat,
+                author=rng.choice(people),
+                at=at,
+                question=rng.random() < 0.4,
+                reply_to=rng.choice(earlier) if earlier and rng.random() < 0.5 else None,
+                mentions=tuple(rng.sample(people, rng.choice([0, 0, 1, 2]))),
+                deleted=rng.random() < 0.05,
+            )
+        )
+    said.sort(key=lambda m: m.at)  # stored in time order, so ids break ties
+    app = await make_app()
+    community = app.config.community("demo")
+    assert community is not None
+    now = end + rng.choice([-window / 2, 2 * window])
+    async with app.db.session() as session:
+        session.add_all(
+            models.Member(key=key, name=key.partition(":")[2], is_bot=key == BOT, first_seen=start)
+            for key in people
+        )
+        for m in said:
+            session.add(
+                models.Message(
+                    community="demo",
+                    chat=m.chat,
+                    message_id=m.mid,
+                    author=m.author,
+                    text="Geht das?" if m.question else "Ja.",
+                    reply_to=m.reply_to.mid if m.reply_to else None,
+                    reply_to_author=m.reply_to.author if m.reply_to else None,
+                    mentions=list(m.mentions),
+                    at=m.at,
+                    deleted=m.deleted,
+                )
+            )
+            await session.flush()
+    settings = SummarySettings(
+        answer_window_hours=int(window / timedelta(hours=1)), max_links=50, top_n=25
+    )
+    async with app.db.session() as session:
+        summary = await compute_summary(session, community, "2026-W47", now, settings)
+    dialogue, questions, unanswered = _by_definition(said, start, end, window, now)
+    assert {c.member: c.count for c in summary.top_dialogue} == dialogue
+    assert summary.dialogue_messages == sum(dialogue.values())
+    assert (summary.questions, summary.unanswered_questions) == (questions, len(unanswered))
+    assert [q.link.message_id for q in summary.unanswered] == unanswered[:50]
+    assert questions > 0 and unanswered and dialogue  # the random week tests something
 
 
 # --- pure helpers ---------------------------------------------------------------------------

@@ -73,6 +73,10 @@ PHASES = (*JSONL_PHASES, "import_telegram")
 # 500,000-message export, with a budget meant never to cap it.
 IMPORT_MESSAGES, IMPORT_BUDGET = 3_000, 40.0
 LARGE_IMPORT_MESSAGES, LARGE_IMPORT_BUDGET = 500_000, 6 * 3600.0
+# The SQLite replay reads the whole file unless the engine is much slower than it should
+# be: memory and linearity are only judged on a whole file. ``make bench`` still fits its
+# 4 minutes; ``--large`` gives the 1,000,000 lines as long as they take.
+REPLAY_BUDGET, LARGE_REPLAY_BUDGET = 120.0, 3 * 3600.0
 T = TypeVar("T")
 # Issue targets on a 2-core machine: (figure, comparison, bound, large run only, whole file
 # only). Peak memory says little about a replay that stopped early, so it is judged only
@@ -98,7 +102,8 @@ class BenchOptions:
     live_seconds: float = 20.0
     live_rate: float = 200.0
     live_warmup: int = 50
-    budget_seconds: float = 60.0
+    budget_seconds: float = 30.0
+    replay_budget_seconds: float = REPLAY_BUDGET
     analyze_budget_seconds: float = 20.0
     postgres_url: str | None = None
     profile: bool = False
@@ -329,10 +334,10 @@ def _replay_sqlite(options: BenchOptions, jsonl: Path, db: Path, work: Path) -> 
         "phase": "replay",
         "file": str(jsonl),
         "url": f"sqlite+aiosqlite:///{db}",
-        "budget": options.budget_seconds,
+        "budget": options.replay_budget_seconds,
         "profile": str(options.profile_out.resolve()) if options.profile else None,
     }
-    result = _child("replay_sqlite", spec, work, options.budget_seconds)
+    result = _child("replay_sqlite", spec, work, options.replay_budget_seconds)
     result["db_bytes"] = db.stat().st_size if db.exists() else 0
     return result
 
@@ -451,6 +456,8 @@ def _child_main(spec: dict[str, Any]) -> None:
     else:
         raise SystemExit(f"unknown phase {spec['phase']!r}")
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    # Processes it started and waited for (the summary's chart): the largest one's peak.
+    result["children_peak_rss_mb"] = round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1)
     result["log_warnings"] = counter.counts["WARNING"]
     result["log_errors"] = counter.counts["ERROR"] + counter.counts["CRITICAL"]
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
@@ -467,9 +474,10 @@ class _LogCounter(logging.Handler):
         self.counts[record.levelname] += 1
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set size in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """This process's peak resident set size in MiB (``RUSAGE_CHILDREN``: its largest
+    finished child's)."""
+    peak = resource.getrusage(who).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -914,6 +922,7 @@ def _assemble(options: BenchOptions, phases: _Phases) -> dict[str, Any]:
         },
         "budgets": {
             "phase_seconds": options.budget_seconds,
+            "replay_sqlite_seconds": options.replay_budget_seconds,
             "analyze_seconds": options.analyze_budget_seconds,
             "live_seconds": options.live_seconds,
             "live_rate": options.live_rate,
@@ -927,6 +936,7 @@ def _assemble(options: BenchOptions, phases: _Phases) -> dict[str, Any]:
         "live_p99_ms": _ms(live.get("p99_ms")),
         "analyze_msgs_per_s": _rate(r.get("analyze", {})),
         "peak_rss_mb": r.get("replay_sqlite", {}).get("peak_rss_mb"),
+        "children_peak_rss_mb": r.get("replay_sqlite", {}).get("children_peak_rss_mb"),
         "per_message_us": per_message,
         "per_message_us_postgres": (
             round(1e6 / pg, 1) if (pg := _rate(r.get("replay_postgres", {}))) else None
@@ -1091,6 +1101,8 @@ def print_table(results: dict[str, Any], console: Console) -> None:
     table.add_row("ratio", num(results["ratio"], ".4f"), target("ratio"), "replay / floor")
     table.add_row("per_message_us", num(results["per_message_us"], ",.1f"), "", "SQLite replay")
     rss_note = "replay process"
+    if children := replay.get("children_peak_rss_mb"):
+        rss_note += f" (its largest child, the summary chart: {children:,.0f} MB, for a second)"
     if (why := targets["peak_rss_mb"]["why"]) and why.startswith("not judged"):
         rss_note += f"; {why}"
     if replay.get("profiled"):
@@ -1219,9 +1231,16 @@ def _phase_list(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option(
     "--budget-seconds",
     type=click.FloatRange(min=0.1),
-    default=60.0,
+    default=30.0,
     show_default=True,
-    help="Wall time per floor and replay phase; a phase stops there and says so.",
+    help="Wall time of the floor and the PostgreSQL replay; a phase stops there and says so.",
+)
+@click.option(
+    "--replay-budget-seconds",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help=f"Wall time of the SQLite replay [default: {REPLAY_BUDGET:g}; "
+    f"{LARGE_REPLAY_BUDGET:g} with --large, enough for the whole file].",
 )
 @click.option(
     "--analyze-budget-seconds", type=click.FloatRange(min=0.1), default=20.0, show_default=True
@@ -1270,6 +1289,7 @@ def main(
     live_seconds: float,
     live_rate: float,
     budget_seconds: float,
+    replay_budget_seconds: float | None,
     analyze_budget_seconds: float,
     skip_postgres: bool,
     profile: bool,
@@ -1296,6 +1316,8 @@ def main(
         live_seconds=live_seconds,
         live_rate=live_rate,
         budget_seconds=budget_seconds,
+        replay_budget_seconds=replay_budget_seconds
+        or (LARGE_REPLAY_BUDGET if large else REPLAY_BUDGET),
         analyze_budget_seconds=analyze_budget_seconds,
         postgres_url=None if skip_postgres else (os.environ.get(POSTGRES_ENV) or None),
         profile=profile,

@@ -530,6 +530,7 @@ FIELDS = {
     "live_p99_ms",
     "analyze_msgs_per_s",
     "peak_rss_mb",
+    "children_peak_rss_mb",
     "per_message_us",
     "per_message_us_postgres",
     "import_msgs",
@@ -554,6 +555,7 @@ def _options(tmp_path: Path, **changes: Any) -> BenchOptions:
         "live_seconds": 0.5,
         "live_warmup": 10,
         "budget_seconds": 3.0,
+        "replay_budget_seconds": 3.0,
         "analyze_budget_seconds": 1.0,
         "workdir": tmp_path / "work",
         "import_messages": 150,
@@ -587,6 +589,8 @@ def test_the_harness_runs_end_to_end(tmp_path: Path) -> None:
     }
     replay = written["phases"]["replay_sqlite"]
     assert replay["errors"] == 0 and replay["log_errors"] == 0
+    # The weekly summaries' charts are drawn by child processes, whose memory is reported.
+    assert replay["decisions"]["summary"] > 0 and written["children_peak_rss_mb"] > 20
     assert replay["processed"] == written["counts"]["replay_sqlite"]["processed"] > 0
     assert written["capped"]["replay_sqlite"] is (replay["processed"] < 2000)
     assert written["capped"]["floor"] is False

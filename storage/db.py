@@ -35,8 +35,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # SQLite's default; while ``Database.checkpoints`` runs, commits leave it to that task.
 AUTOCHECKPOINT_PAGES = 1000
 CHECKPOINT_SECONDS = 1.0
-# A batch writer (replay, import) lets the worker empty the log when it is this large.
+# The worker empties the log when it is this large (see Database.limit_log), waiting at
+# most this long for a moment when nobody writes.
 LOG_LIMIT_BYTES = 64 * 1024 * 1024
+TRUNCATE_WAIT_MS = 2000
 # The page cache of each SQLite connection, in KiB (see _sqlite_pragmas).
 CACHE_KIB = 32 * 1024
 
@@ -77,7 +79,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _checkpoint_connection(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout=0")
+    # PASSIVE never waits. TRUNCATE waits in its worker thread for the writer's transaction
+    # to end and holds off the next one (whose statements wait without blocking the loop).
+    conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
     return conn
 
 
@@ -181,6 +185,9 @@ class Database:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(until.wait(), every)
                 await self._run_checkpoint(conn, "PASSIVE")
+                # Events back to back (a busy community, a backlog after a reconnect) leave
+                # SQLite no moment to start its log afresh: it grew by some 50 KB an event.
+                await self.limit_log()
         finally:
             self._checkpointing = False
             self._checkpointer = None
@@ -188,12 +195,15 @@ class Database:
                 conn.close()
 
     async def limit_log(self, limit: int | None = None) -> None:
-        """Empty SQLite's log if it grew past ``limit`` bytes; call it with no transaction open.
+        """Empty SQLite's log if it grew past ``limit`` bytes (while ``checkpoints`` runs).
 
-        For batch writers (replays, imports) while ``checkpoints`` runs. SQLite starts its
-        log afresh only when a write begins after a checkpoint has copied all of it; a writer
-        that commits batch after batch without pause never leaves that moment, and the log
-        grew by the size of everything written (gigabytes over a long import).
+        SQLite starts its log afresh only when a write begins after a checkpoint copied all
+        of it and no one reads an older state. A writer that commits batch after batch (a
+        replay, an import) or event after event (a busy community) never leaves SQLite that
+        moment, and the log grew by everything written: gigabytes over a long import, some
+        50 KB an event for the running bot. The checkpoint worker calls this every second;
+        batch writers call it between batches too, where it need not wait. Never call it
+        from a task that holds a transaction open: it would wait for that transaction.
         """
         conn, file = self._checkpointer, self._file
         if conn is None or file is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 import storage.db
+from adapters.imports.jsonl import LineEvent
 from bot.app import App, default_config
-from bot.replay import replay
+from bot.replay import jsonl_reader, replay
 from storage import models
 from tests.bot.test_engine import Echo
 from tests.conftest import MakeApp
@@ -163,3 +165,46 @@ async def test_a_long_replay_keeps_sqlites_log_small(
         assert grown < limit + 512 * 1024, sizes
     else:
         assert grown > 2 * 1024 * 1024, sizes
+
+
+def _log_bytes(database: Path) -> int:
+    wal = Path(f"{database}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+@pytest.mark.parametrize("limit", [64 * 1024, None])
+async def test_events_back_to_back_keep_sqlites_log_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    """As the running bot handles them: one transaction per event, no pause between them,
+    the checkpoint worker beside; it empties the log when it catches a moment between two."""
+    if limit is not None:
+        monkeypatch.setattr(storage.db, "LOG_LIMIT_BYTES", limit)
+    else:  # what happened before: the log only grew
+        monkeypatch.setattr(storage.db.Database, "limit_log", lambda self: asyncio.sleep(0))
+    path = tmp_path / "live.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    app = await App.create(default_config(url, features=[Echo()]), database_url=url)
+    reader = jsonl_reader(app.config, "demo")
+    events = [
+        item.event for item in reader.read(conversation(3_000)) if isinstance(item, LineEvent)
+    ]
+    stop = asyncio.Event()
+    worker = asyncio.create_task(app.db.checkpoints(stop, every=0.2))
+    sizes: list[int] = []
+    try:
+        for one in events:
+            assert not (await app.engine.process(one)).duplicate
+            sizes.append(_log_bytes(path))
+    finally:
+        stop.set()
+        await worker
+        await app.close()
+    assert len(sizes) == len(events) >= 3_000
+    emptied = sum(1 for before, after in itertools.pairwise(sizes) if after < before)
+    # Everything the events wrote comes to some 80 MB; with the limit the log holds at most
+    # what a checkpoint interval (0.2 s) of them wrote.
+    if limit is not None:
+        assert emptied >= 5 and max(sizes) < 32 * 1024 * 1024, (emptied, max(sizes))
+    else:
+        assert emptied == 0 and max(sizes) > 32 * 1024 * 1024, (emptied, max(sizes))

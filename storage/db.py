@@ -38,7 +38,7 @@ CHECKPOINT_SECONDS = 1.0
 # The worker empties the log when it is this large (see Database.limit_log), waiting at
 # most this long for a moment when nobody writes.
 LOG_LIMIT_BYTES = 64 * 1024 * 1024
-TRUNCATE_WAIT_MS = 2000
+TRUNCATE_WAIT_MS = 250
 # The page cache of each SQLite connection, in KiB (see _sqlite_pragmas).
 CACHE_KIB = 32 * 1024
 
@@ -80,7 +80,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _checkpoint_connection(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     # PASSIVE never waits. TRUNCATE waits in its worker thread for the writer's transaction
-    # to end and holds off the next one (whose statements wait without blocking the loop).
+    # to end and holds off the next one (whose statements wait without blocking the loop);
+    # briefly, since it holds off writers just as long while a long read (a summary) runs.
     conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
     return conn
 

@@ -39,6 +39,9 @@ CHECKPOINT_SECONDS = 1.0
 # most this long for a moment when nobody writes.
 LOG_LIMIT_BYTES = 64 * 1024 * 1024
 TRUNCATE_WAIT_MS = 250
+# The running bot's limit is larger: emptying the log holds the next events' writes for some
+# milliseconds (a replay has nobody waiting), so it happens a quarter as often.
+RUNNING_LOG_LIMIT_BYTES = 256 * 1024 * 1024
 # The page cache of each SQLite connection, in KiB (see _sqlite_pragmas).
 CACHE_KIB = 32 * 1024
 
@@ -188,7 +191,7 @@ class Database:
                 await self._run_checkpoint(conn, "PASSIVE")
                 # Events back to back (a busy community, a backlog after a reconnect) leave
                 # SQLite no moment to start its log afresh: it grew by some 50 KB an event.
-                await self.limit_log()
+                await self.limit_log(RUNNING_LOG_LIMIT_BYTES)
         finally:
             self._checkpointing = False
             self._checkpointer = None

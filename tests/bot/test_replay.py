@@ -143,7 +143,9 @@ async def test_a_long_replay_keeps_sqlites_log_small(
     if limit is not None:
         monkeypatch.setattr(storage.db, "LOG_LIMIT_BYTES", limit)
     else:  # what happened before the limit: the log only grows
-        monkeypatch.setattr(storage.db.Database, "limit_log", lambda self: asyncio.sleep(0))
+        monkeypatch.setattr(
+            storage.db.Database, "limit_log", lambda self, limit=None: asyncio.sleep(0)
+        )
     path = tmp_path / "replay.db"
     url = f"sqlite+aiosqlite:///{path}"
     app = await App.create(default_config(url, features=[Echo()]), database_url=url)
@@ -179,9 +181,11 @@ async def test_events_back_to_back_keep_sqlites_log_small(
     """As the running bot handles them: one transaction per event, no pause between them,
     the checkpoint worker beside; it empties the log when it catches a moment between two."""
     if limit is not None:
-        monkeypatch.setattr(storage.db, "LOG_LIMIT_BYTES", limit)
+        monkeypatch.setattr(storage.db, "RUNNING_LOG_LIMIT_BYTES", limit)
     else:  # what happened before: the log only grew
-        monkeypatch.setattr(storage.db.Database, "limit_log", lambda self: asyncio.sleep(0))
+        monkeypatch.setattr(
+            storage.db.Database, "limit_log", lambda self, limit=None: asyncio.sleep(0)
+        )
     path = tmp_path / "live.db"
     url = f"sqlite+aiosqlite:///{path}"
     app = await App.create(default_config(url, features=[Echo()]), database_url=url)

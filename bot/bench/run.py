@@ -456,8 +456,6 @@ def _child_main(spec: dict[str, Any]) -> None:
     else:
         raise SystemExit(f"unknown phase {spec['phase']!r}")
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    # Processes it started and waited for (the summary's chart): the largest one's peak.
-    result["children_peak_rss_mb"] = round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1)
     result["log_warnings"] = counter.counts["WARNING"]
     result["log_errors"] = counter.counts["ERROR"] + counter.counts["CRITICAL"]
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
@@ -474,10 +472,9 @@ class _LogCounter(logging.Handler):
         self.counts[record.levelname] += 1
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """This process's peak resident set size in MiB (``RUSAGE_CHILDREN``: its largest
-    finished child's)."""
-    peak = resource.getrusage(who).ru_maxrss
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -936,7 +933,6 @@ def _assemble(options: BenchOptions, phases: _Phases) -> dict[str, Any]:
         "live_p99_ms": _ms(live.get("p99_ms")),
         "analyze_msgs_per_s": _rate(r.get("analyze", {})),
         "peak_rss_mb": r.get("replay_sqlite", {}).get("peak_rss_mb"),
-        "children_peak_rss_mb": r.get("replay_sqlite", {}).get("children_peak_rss_mb"),
         "per_message_us": per_message,
         "per_message_us_postgres": (
             round(1e6 / pg, 1) if (pg := _rate(r.get("replay_postgres", {}))) else None
@@ -1101,8 +1097,6 @@ def print_table(results: dict[str, Any], console: Console) -> None:
     table.add_row("ratio", num(results["ratio"], ".4f"), target("ratio"), "replay / floor")
     table.add_row("per_message_us", num(results["per_message_us"], ",.1f"), "", "SQLite replay")
     rss_note = "replay process"
-    if children := replay.get("children_peak_rss_mb"):
-        rss_note += f" (its largest child, the summary chart: {children:,.0f} MB, for a second)"
     if (why := targets["peak_rss_mb"]["why"]) and why.startswith("not judged"):
         rss_note += f"; {why}"
     if replay.get("profiled"):

@@ -530,7 +530,6 @@ FIELDS = {
     "live_p99_ms",
     "analyze_msgs_per_s",
     "peak_rss_mb",
-    "children_peak_rss_mb",
     "per_message_us",
     "per_message_us_postgres",
     "import_msgs",
@@ -589,8 +588,6 @@ def test_the_harness_runs_end_to_end(tmp_path: Path) -> None:
     }
     replay = written["phases"]["replay_sqlite"]
     assert replay["errors"] == 0 and replay["log_errors"] == 0
-    # The weekly summaries' charts are drawn by child processes, whose memory is reported.
-    assert replay["decisions"]["summary"] > 0 and written["children_peak_rss_mb"] > 20
     assert replay["processed"] == written["counts"]["replay_sqlite"]["processed"] > 0
     assert written["capped"]["replay_sqlite"] is (replay["processed"] < 2000)
     assert written["capped"]["floor"] is False

@@ -35,8 +35,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # SQLite's default; while ``Database.checkpoints`` runs, commits leave it to that task.
 AUTOCHECKPOINT_PAGES = 1000
 CHECKPOINT_SECONDS = 1.0
-# The worker empties the log when it is this large (see Database.limit_log), waiting at
-# most this long for a moment when nobody writes.
+# A replay or an import empties the log between batches once it is this large (see
+# Database.limit_log); the worker waits at most TRUNCATE_WAIT_MS for nobody to be writing.
 LOG_LIMIT_BYTES = 64 * 1024 * 1024
 TRUNCATE_WAIT_MS = 250
 # The running bot's limit is larger: emptying the log holds the next events' writes for some

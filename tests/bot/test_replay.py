@@ -135,6 +135,15 @@ async def test_commits_of_a_replay_leave_checkpoints_to_a_worker(tmp_path: Path)
     assert seen[1:-1] and set(seen[1:-1]) == {0}
 
 
+def _log_bytes(database: Path) -> int:
+    wal = Path(f"{database}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def _never_empty(_db: storage.db.Database, _limit: int | None = None) -> None:
+    """``limit_log`` as it was not: the log is never emptied."""
+
+
 @pytest.mark.parametrize("limit", [64 * 1024, None])
 async def test_a_long_replay_keeps_sqlites_log_small(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
@@ -143,17 +152,14 @@ async def test_a_long_replay_keeps_sqlites_log_small(
     if limit is not None:
         monkeypatch.setattr(storage.db, "LOG_LIMIT_BYTES", limit)
     else:  # what happened before the limit: the log only grows
-        monkeypatch.setattr(
-            storage.db.Database, "limit_log", lambda self, limit=None: asyncio.sleep(0)
-        )
+        monkeypatch.setattr(storage.db.Database, "limit_log", _never_empty)
     path = tmp_path / "replay.db"
     url = f"sqlite+aiosqlite:///{path}"
     app = await App.create(default_config(url, features=[Echo()]), database_url=url)
     sizes: list[int] = []
 
     def on_commit(_conn: Any) -> None:
-        wal = Path(f"{path}-wal")
-        sizes.append(wal.stat().st_size if wal.exists() else 0)
+        sizes.append(_log_bytes(path))
 
     event.listen(app.db.engine.sync_engine, "commit", on_commit)
     try:
@@ -169,11 +175,6 @@ async def test_a_long_replay_keeps_sqlites_log_small(
         assert grown > 2 * 1024 * 1024, sizes
 
 
-def _log_bytes(database: Path) -> int:
-    wal = Path(f"{database}-wal")
-    return wal.stat().st_size if wal.exists() else 0
-
-
 @pytest.mark.parametrize("limit", [64 * 1024, None])
 async def test_events_back_to_back_keep_sqlites_log_small(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
@@ -183,9 +184,7 @@ async def test_events_back_to_back_keep_sqlites_log_small(
     if limit is not None:
         monkeypatch.setattr(storage.db, "RUNNING_LOG_LIMIT_BYTES", limit)
     else:  # what happened before: the log only grew
-        monkeypatch.setattr(
-            storage.db.Database, "limit_log", lambda self, limit=None: asyncio.sleep(0)
-        )
+        monkeypatch.setattr(storage.db.Database, "limit_log", _never_empty)
     path = tmp_path / "live.db"
     url = f"sqlite+aiosqlite:///{path}"
     app = await App.create(default_config(url, features=[Echo()]), database_url=url)

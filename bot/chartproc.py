@@ -12,7 +12,12 @@ import io
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
 from bot.locales import Locale, get_locale
 
@@ -46,17 +51,12 @@ class ChartData:
 
 def render_data(data: ChartData, locale: Locale) -> bytes:
     """The chart of ``data`` as PNG bytes."""
-    # Imported here: matplotlib costs most of a second to import, and only this needs it.
-    # The object-oriented API with the Agg canvas keeps pyplot's global state out of it.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
+    canvas, figure_class, locator = _matplotlib()
     days = list(locale.variants("summary.chart.weekdays")) or [str(d) for d in range(1, 8)]
     this_label = locale.t("summary.chart.this_week", week=_week_number(data.week))
     previous_label = locale.t("summary.chart.previous_week")
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-    FigureCanvasAgg(figure)
+    figure = figure_class(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    canvas(figure)
     # Fixed margins instead of a layout engine: as readable here, and several times faster.
     figure.subplots_adjust(left=0.08, right=0.98, top=0.84, bottom=0.07, hspace=0.3)
     figure.suptitle(
@@ -95,7 +95,7 @@ def render_data(data: ChartData, locale: Locale) -> bytes:
         )
         ax.set_title(title, fontsize=12, loc="left")
         ax.set_ylim(0, max([*current, *previous, 1.0]) * 1.1)
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=whole))
+        ax.yaxis.set_major_locator(locator(nbins=5, integer=whole))
         ax.grid(axis="y", color=GRID, zorder=0)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
@@ -117,12 +117,27 @@ def render_data(data: ChartData, locale: Locale) -> bytes:
     return buffer.getvalue()
 
 
+def _matplotlib() -> tuple[type[FigureCanvasAgg], type[Figure], type[MaxNLocator]]:
+    """The canvas, figure and tick locator classes (imported on first use)."""
+    # Imported here: matplotlib costs most of a second to import, and only a chart needs it.
+    # The object-oriented API with the Agg canvas keeps pyplot's global state out of it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    return FigureCanvasAgg, Figure, MaxNLocator
+
+
 def _week_number(week: str) -> int:
     return int(week.rpartition("W")[2])
 
 
 def main() -> None:
     """Render the chart asked for on standard input to standard output."""
+    # Before reading the request: a process started ahead (``ChartProcess``) imports
+    # matplotlib while the bot is still computing the summary.
+    _matplotlib()
+
     request = json.load(sys.stdin)
     image = render_data(ChartData.from_json(request["chart"]), get_locale(request["language"]))
     sys.stdout.buffer.write(image)

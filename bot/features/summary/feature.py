@@ -27,7 +27,7 @@ from sqlmodel import col
 from bot.actions import PostSummary, Reply
 from bot.events import CommandIssued, Event, Tick
 from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
-from bot.features.summary.chart import ChartError, render_apart
+from bot.features.summary.chart import ChartError, ChartProcess, render_apart
 from bot.features.summary.compute import IsoWeek, WeeklySummary, compute_summary
 from bot.features.summary.render import render_text
 from bot.features.summary.settings import WEEKDAYS, SummarySettings
@@ -113,12 +113,17 @@ class SummaryFeature:
             log.info("no summary_chat in %s: summary of %s skipped", community.name, week.label)
             outcome.decisions.append(_skipped(week, "no_summary_chat"))
         else:
-            summary = await compute_summary(session, community, week.label, ctx.now, settings)
-            if summary.is_empty and settings.skip_empty:
-                outcome.decisions.append(_skipped(week, "empty"))
-            else:
-                outcome.actions.append(await self._post(summary, chat, ctx))
-                outcome.decisions.append(_posted(summary, chat, scheduled=True))
+            chart = await _chart_ahead(settings)
+            try:
+                summary = await compute_summary(session, community, week.label, ctx.now, settings)
+                if summary.is_empty and settings.skip_empty:
+                    outcome.decisions.append(_skipped(week, "empty"))
+                else:
+                    outcome.actions.append(await self._post(summary, chat, ctx, chart))
+                    outcome.decisions.append(_posted(summary, chat, scheduled=True))
+            finally:
+                if chart is not None:
+                    await chart.close()
         if not await claim_job(session, job, ctx.now):
             return Outcome()
         return outcome
@@ -141,16 +146,23 @@ class SummaryFeature:
                 return Outcome(
                     actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)]
                 )
-        summary = await compute_summary(
-            ctx.store.session, ctx.community, week, ctx.now, ctx.settings
-        )
+        chart = await _chart_ahead(ctx.settings)
+        try:
+            summary = await compute_summary(
+                ctx.store.session, ctx.community, week, ctx.now, ctx.settings
+            )
+            post = await self._post(summary, event.chat, ctx, chart)
+        finally:
+            if chart is not None:
+                await chart.close()
         decision = _posted(summary, event.chat, scheduled=False, by=event.author.key)
         return Outcome(
-            actions=[await self._post(summary, event.chat, ctx)],
-            decisions=[Decision(decision.kind, event.message_id, decision.data)],
+            actions=[post], decisions=[Decision(decision.kind, event.message_id, decision.data)]
         )
 
-    async def _post(self, summary: WeeklySummary, chat: str, ctx: Ctx) -> PostSummary:
+    async def _post(
+        self, summary: WeeklySummary, chat: str, ctx: Ctx, chart: ChartProcess | None
+    ) -> PostSummary:
         settings = ctx.settings
         text = render_text(summary, ctx.locale, hours=settings.answer_window_hours)
         image = None
@@ -158,12 +170,23 @@ class SummaryFeature:
             # In a process of its own: the event loop stays free, and matplotlib's memory
             # is not kept for a chart posted once a week.
             try:
-                image = await render_apart(summary, ctx.community.language)
+                image = await render_apart(summary, ctx.community.language, process=chart)
             except ChartError as exc:  # the numbers matter more than the picture
                 log.warning("summary of %s posted without its chart: %s", summary.week, exc)
         return PostSummary(
             chat=chat, text=text, image=image, image_name=f"summary-{summary.week}.png"
         )
+
+
+async def _chart_ahead(settings: SummarySettings) -> ChartProcess | None:
+    """The chart process, started before the week is read (None: no chart, or no process)."""
+    if not settings.chart:
+        return None
+    try:
+        return await ChartProcess.start()
+    except ChartError as exc:  # drawing starts its own process, and says why it failed
+        log.warning("no chart process started ahead: %s", exc)
+        return None
 
 
 def _skipped(week: IsoWeek, reason: str) -> Decision:

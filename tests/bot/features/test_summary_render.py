@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.features.summary import WeeklySummary
-from bot.features.summary.chart import ChartError, render_apart, render_chart
+from bot.features.summary.chart import ChartError, ChartProcess, render_apart, render_chart
 from bot.features.summary.cli import summary_command, write_reports
 from bot.features.summary.compute import MemberCount
 from bot.features.summary.render import (
@@ -268,6 +268,25 @@ async def test_the_chart_process_draws_the_same_png() -> None:
     for language in ("de", "en"):
         apart = await render_apart(EXPECTED, language)
         assert apart == render_chart(EXPECTED, get_locale(language))
+
+
+async def test_a_chart_process_started_ahead_draws_the_same_png() -> None:
+    ahead = await ChartProcess.start()
+    await asyncio.sleep(0.5)  # as while the week is read: it imports matplotlib meanwhile
+    assert ahead.running
+    image = await render_apart(EXPECTED, "en", process=ahead)
+    assert image == render_chart(EXPECTED, get_locale("en")) and not ahead.running
+    unused = await ChartProcess.start()
+    await unused.close()  # the week was empty: no chart, and no process left behind
+    assert not unused.running
+
+
+async def test_a_chart_process_that_cannot_start_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("bot.features.summary.chart.sys.executable", str(tmp_path / "gone"))
+    with pytest.raises(ChartError, match=r"the chart process did not start: .*gone"):
+        await ChartProcess.start()
 
 
 async def test_a_failing_chart_process_says_why() -> None:

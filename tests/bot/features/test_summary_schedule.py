@@ -16,6 +16,7 @@ from bot.actions import Action, PostSummary, Reply
 from bot.app import App
 from bot.events import Member, MessagePosted, Tick
 from bot.features.summary import SummaryFeature
+from bot.features.summary.chart import ChartProcess
 from bot.features.summary.feature import claim_job, due_week
 from storage import models
 from tests.bot.features.test_summary import build_week
@@ -175,12 +176,23 @@ async def test_without_a_summary_chat_it_is_skipped_but_marked(make_app: MakeApp
     ],
 )
 async def test_empty_weeks_and_the_chart_follow_the_settings(
-    make_app: MakeApp, extra: str, texts: int, image: bool
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, extra: str, texts: int, image: bool
 ) -> None:
+    started: list[ChartProcess] = []
+    start = ChartProcess.start
+
+    async def recorded() -> ChartProcess:
+        started.append(await start())
+        return started[-1]
+
+    monkeypatch.setattr(ChartProcess, "start", recorded)
     app = await make_app(extra, features=[SummaryFeature()])
     sent = summaries(await app.engine.handle(tick(local(23, 9))))
     assert len(sent) == texts
     assert [s.image is not None for s in sent] == ([image] if texts else [])
+    # Started ahead whenever a chart may be drawn; never left running, drawn or not.
+    assert len(started) == (0 if "chart = false" in extra else 1)
+    assert not any(process.running for process in started)
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
@@ -286,11 +298,11 @@ async def test_a_failure_while_computing_marks_nothing(
 
     calls: list[int] = []
 
-    async def flaky(summary: Any, language: str) -> bytes:
+    async def flaky(summary: Any, language: str, **kwargs: Any) -> bytes:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("no fonts today")
-        return await real(summary, language)
+        return await real(summary, language, **kwargs)
 
     monkeypatch.setattr("bot.features.summary.feature.render_apart", flaky)
     app = await make_app(features=[SummaryFeature()])
@@ -307,7 +319,7 @@ async def test_a_chart_that_cannot_be_drawn_leaves_the_summary_without_it(
 ) -> None:
     from bot.features.summary.chart import ChartError
 
-    async def broken(summary: Any, language: str) -> bytes:
+    async def broken(summary: Any, language: str, **_: Any) -> bytes:
         raise ChartError("the chart process failed (exit 1): no fonts today")
 
     monkeypatch.setattr("bot.features.summary.feature.render_apart", broken)

@@ -7,7 +7,7 @@ import operator
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -160,9 +160,11 @@ class _Compiled:
         processors = compiled._bind_processors
         self.sql: str = compiled.string
         self._get = _getter(order)
-        self._convert = tuple(
-            (i, processors[name]) for i, name in enumerate(order) if name in processors
+        quick = (
+            (i, _quick_bind(compiled.binds[name].type, dialect, processors.get(name)))
+            for i, name in enumerate(order)
         )
+        self._convert = tuple((i, convert) for i, convert in quick if convert is not None)
 
     def values(self, params: dict[str, Any]) -> list[Any]:
         """The parameters in statement order, converted as SQLAlchemy converts them."""
@@ -354,6 +356,9 @@ class Query:
         slots = []
         for position, value in zip(state.positiontup, state.positional_parameters, strict=True):
             convert = processors.get(position)
+            bind = compiled.binds.get(position)
+            if bind is not None:
+                convert = _quick_bind(bind.type, compiled.dialect, convert)
             if isinstance(value, _Marker):
                 slots.append(_Slot(value.name, value.index, None, convert))
             else:  # a literal of the statement, e.g. the reasons of an IN (...)
@@ -384,6 +389,35 @@ def _quick(
 
         return parse
     return convert
+
+
+def _quick_bind(
+    kind: Any, dialect: Dialect, convert: Callable[[Any], Any] | None
+) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's conversion of a value written to SQLite, with a shortcut for the usual case.
+
+    Nearly every row written has a time, and every message its mentions, most often none:
+    SQLAlchemy formats a time field by field and encodes "[]" with the json module, which
+    took as long as SQLite's insert of the message.
+    """
+    if convert is None or dialect.name != "sqlite":
+        return convert
+    full: Callable[[Any], Any] = convert
+    if isinstance(kind, sqltypes.JSON):
+        return lambda value: "[]" if type(value) is list and not value else full(value)
+    if isinstance(kind, UTCDateTime):
+
+        def write(value: Any) -> Any:
+            # The form SQLAlchemy writes, in UTC ("2026-11-20 10:30:15.123456"), made in C.
+            if type(value) is datetime and value.utcoffset() == _NO_OFFSET:
+                return value.isoformat(" ", "microseconds")[:26]
+            return full(value)
+
+        return write
+    return convert
+
+
+_NO_OFFSET = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.features.karma.rules import _PAIRS
 from storage import models
 from storage.db import Database
-from storage.repositories import _BALANCES, Query, Store
+from storage.repositories import _BALANCES, Query, Store, _quick_bind
 
 AT = datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC)
 
@@ -359,3 +364,37 @@ async def test_times_and_json_read_as_sqlalchemy_reads_them_whatever_their_form(
             assert lists[0] is not lists[1]  # every row its own list
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        AT,
+        datetime(2026, 11, 20, 10, 30, 15, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # the year in four digits
+        datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(2026, 1, 10, 12, 0, tzinfo=ZoneInfo("Europe/London")),  # offset zero
+        datetime(2026, 11, 20, 10, 30, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+        TypeAdapter(datetime).validate_python("2026-11-20T10:30:15.5Z"),  # pydantic's UTC
+    ],
+)
+def test_times_are_written_as_sqlalchemy_writes_them(value: datetime) -> None:
+    dialect = sqlite.dialect()
+    kind = UTCDateTime()
+    full = kind.dialect_impl(dialect).bind_processor(dialect)
+    assert full is not None
+    quick = _quick_bind(kind, dialect, full)
+    assert quick is not None and quick is not full
+    assert quick(value) == full(value)
+    assert quick(None) is None
+    with pytest.raises(ValueError, match="timezone"):
+        quick(datetime(2026, 11, 20, 10, 30))  # a naive time is refused as before
+
+
+@pytest.mark.parametrize("value", [[], ["chat:a"], [[]], {}, None, ["ü"], ()])
+def test_json_is_written_as_sqlalchemy_writes_it(value: Any) -> None:
+    dialect = sqlite.dialect()
+    kind = models.Message.__table__.c.mentions.type  # type: ignore[attr-defined]
+    full = kind.dialect_impl(dialect).bind_processor(dialect)
+    quick = _quick_bind(kind, dialect, full)
+    assert quick is not None and quick(value) == full(value)

@@ -10,11 +10,33 @@ from contextlib import contextmanager
 from adapters.base import Adapter
 from bot.app import App
 from bot.config import Config, ConfigError, Problem
+from bot.engine import Engine
+from bot.features.base import Analyser
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # Allocations between collections of the youngest generation in a batch job (Python: 700).
 BATCH_THRESHOLD = 10_000
+
+
+# A message with thanks, a complaint and a link in each language the bot reads.
+WARM_UP_TEXTS = (
+    ("Danke! Seit drei Tagen geht nichts, das ist eine Katastrophe 😡 https://example.org", "de"),
+    ("Thanks! Nothing has worked for three days, this is a disaster 😡 https://example.org", "en"),
+)
+
+
+def warm_up(engine: Engine) -> None:
+    """Build what the first message would wait for: lexicons, patterns, the seed model.
+
+    Each is built on first use and kept; after a restart the first member's message (and
+    the backlog queued behind it) waited some 300 ms for them. Scoring a message in each
+    language with every feature that scores texts builds them all.
+    """
+    for feature in engine.features:
+        if isinstance(feature, Analyser):
+            for text, language in WARM_UP_TEXTS:
+                feature.analyse(text, language)
 
 
 def build_adapters(config: Config, app: App) -> list[Adapter]:
@@ -86,6 +108,7 @@ async def launch(config: Config) -> None:
         runtime = Runtime(
             app, build_adapters(config, app), shutdown_seconds=config.bot.shutdown_seconds
         )
+        warm_up(app.engine)
         settle_heap()
         log.info("Leumund is running for %d community(ies)", len(config.communities))
         await runtime.run()

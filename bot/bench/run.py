@@ -644,12 +644,13 @@ async def _live_child(spec: dict[str, Any]) -> dict[str, Any]:
     from adapters.imports.jsonl import JsonlReader, LineEvent
     from bot.app import App, default_config
     from bot.events import Event
-    from bot.launch import settle_heap
+    from bot.launch import settle_heap, warm_up
 
     url = spec["url"]
     app = await App.create(default_config(url), database_url=url)
     try:
-        settle_heap()  # as ``leumund run`` does once the bot is built
+        warm_up(app.engine)  # as ``leumund run`` does once the bot is built
+        settle_heap()
         community = app.config.default_community().name
         reader = JsonlReader(lambda _name: community)
         data = dict(spec["synth"])

@@ -510,11 +510,33 @@ async def test_the_bot_gets_the_configured_shutdown_bound(
     )
     monkeypatch.setattr(bot.launch, "Runtime", Started)
     monkeypatch.setattr(bot.launch, "build_adapters", lambda _config, _app: [Recorder()])
-    # The start-up heap is set aside once the bot is built, before it runs.
+    # Lexicons and models are built and the start-up heap set aside once the bot is
+    # built, before it runs.
+    monkeypatch.setattr(bot.launch, "warm_up", lambda _engine: steps.append("warmed"))
     monkeypatch.setattr(bot.launch, "settle_heap", lambda: steps.append("settled"))
     await bot.launch.launch(config)
     assert made == [2.5]
-    assert steps == ["settled", "run"]
+    assert steps == ["warmed", "settled", "run"]
+
+
+async def test_warming_up_builds_what_the_first_message_would_wait_for(
+    make_app: MakeApp,
+) -> None:
+    from bot.features.complaints import detect as complaints
+    from bot.features.karma import detect as karma
+    from bot.features.promo import classifier
+    from bot.launch import WARM_UP_TEXTS, warm_up
+    from bot.locales import LANGUAGES
+
+    assert sorted(language for _, language in WARM_UP_TEXTS) == sorted(LANGUAGES)
+    built = (complaints._lexicons, karma._lexicon, classifier.seed_model)
+    app = await make_app()
+    for cached in built:
+        cached.cache_clear()
+    warm_up(app.engine)
+    assert [cached.cache_info().currsize > 0 for cached in built] == [True] * len(built)
+    # Every language's thanks words: a German community's members also write in English.
+    assert karma._lexicon.cache_info().currsize >= len(LANGUAGES)
 
 
 def test_settling_the_heap_keeps_start_up_objects_out_of_collections() -> None:

@@ -168,6 +168,9 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_community_status", "community", "status"),
         Index("ix_cases_subject_kind_status", "subject", "kind", "status"),
+        # A tick's overdue cases and chats with open cases, however many stay open.
+        Index("ix_cases_open_due", "community", "kind", "status", "escalated_at", "due_at"),
+        Index("ix_cases_open_chat", "community", "kind", "status", "chat"),
     )
     id: int | None = Field(default=None, primary_key=True)
     community: str = Field(max_length=64)

@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlmodel import col
 
 from bot import text as textlib
@@ -489,16 +489,8 @@ class ComplaintsFeature:
         return chats
 
     async def _load_open_chats(self, ctx: Context[ComplaintsSettings]) -> set[str]:
-        stmt = (
-            select(col(models.Case.chat))
-            .where(
-                col(models.Case.community) == ctx.community.name,
-                col(models.Case.kind) == KIND,
-                col(models.Case.status) == "open",
-            )
-            .distinct()
-        )
-        return {c for c in (await ctx.store.session.execute(stmt)).scalars() if c is not None}
+        stmt = open_chats_statement(ctx.community.name)
+        return set((await ctx.store.session.execute(stmt)).scalars())
 
     # --- a person answers ------------------------------------------------------------
 
@@ -574,21 +566,9 @@ class ComplaintsFeature:
     async def _tick(self, ctx: Context[ComplaintsSettings]) -> Outcome:
         """Escalate overdue complaint cases once; refresh the chats with open cases."""
         now, store = ctx.now, ctx.store
-        stmt = (
-            select(models.Case)
-            .where(
-                col(models.Case.community) == ctx.community.name,
-                col(models.Case.kind) == KIND,
-                col(models.Case.status) == "open",
-                col(models.Case.escalated_at).is_(None),
-                col(models.Case.due_at) <= now,
-            )
-            .order_by(col(models.Case.id))
-            # Two processes ticking at once (a leader that has not yet noticed it lost its
-            # connection): each case is escalated by one of them. SQLite ignores this.
-            .with_for_update(skip_locked=True)
-        )
-        due = list((await store.session.execute(stmt)).scalars())
+        stmt = due_cases_statement(ctx.community.name, now)
+        # Sorted here: ordered by id, SQLite walked every open case to spare the sort.
+        due = sorted((await store.session.execute(stmt)).scalars(), key=lambda c: c.id or 0)
         outcome = Outcome()
         names = await store.members.names(c.subject for c in due if c.subject)
         target = ctx.community.section.moderator_chat
@@ -620,6 +600,47 @@ class ComplaintsFeature:
             )
         self._open_chats[ctx.community.name] = await self._load_open_chats(ctx)
         return outcome
+
+
+# A tick reads these two. Cases left open pile up over the months (1,500 after 80,000 lines
+# of the bench's community): each is one index range of the due cases or one lookup per
+# chat, not a walk over every open case (19 ms a tick at 17,500 open cases, now 0.2 ms).
+
+
+def due_cases_statement(community: str, now: datetime) -> Select[models.Case]:
+    """The complaint cases past their deadline and not escalated yet."""
+    return (
+        select(models.Case)
+        .where(
+            col(models.Case.community) == community,
+            col(models.Case.kind) == KIND,
+            col(models.Case.status) == "open",
+            col(models.Case.escalated_at).is_(None),
+            col(models.Case.due_at) <= now,
+        )
+        # Two processes ticking at once (a leader that has not yet noticed it lost its
+        # connection): each case is escalated by one of them. SQLite ignores this.
+        .with_for_update(skip_locked=True)
+    )
+
+
+def open_chats_statement(community: str) -> Select[str]:
+    """The chats with an open complaint case of the community, chat by chat.
+
+    Every chat is looked at, not only the community's: a chat moved to another community
+    keeps the community it was first seen in.
+    """
+    open_case = (
+        select(col(models.Case.id))
+        .where(
+            col(models.Case.community) == community,
+            col(models.Case.kind) == KIND,
+            col(models.Case.status) == "open",
+            col(models.Case.chat) == col(models.Chat.key),
+        )
+        .exists()
+    )
+    return select(col(models.Chat.key)).where(open_case)
 
 
 def _reply_key(member: str) -> str:

@@ -355,3 +355,54 @@ async def test_ordinary_messages_and_moderators_are_left_alone(make_chat: MakeCh
     await chat.say("mod", "Der Server ist seit heute Morgen down, wir sind dran.")
     assert chat.sent == [] and chat.decisions == []
     assert await rows(chat, models.Case) == []
+
+
+async def test_a_tick_reads_no_more_cases_when_many_stay_open(make_app: MakeApp) -> None:
+    # Cases left open pile up over the months; a tick looks up the overdue ones and the
+    # chats with open ones through indexes instead of walking them all.
+    from bot.features.complaints.feature import due_cases_statement, open_chats_statement
+
+    app = await make_app(features=[ComplaintsFeature()])
+    async with app.db.session() as session:
+        for chat in ("console:a", "console:b", "console:quiet"):
+            session.add(models.Chat(key=chat, community="demo", first_seen=START))
+        for n in range(3_000):
+            session.add(
+                models.Case(
+                    community="demo",
+                    kind="complaint",
+                    subject=f"console:m{n}",
+                    chat="console:a" if n % 2 else "console:b",
+                    message_id=str(n),
+                    score=1.0,
+                    summary="low",
+                    opened_at=START,
+                    due_at=START + timedelta(hours=24),
+                    escalated_at=None if n % 1000 == 0 else START + timedelta(hours=24),
+                )
+            )
+        session.add(
+            models.Case(
+                community="demo",
+                kind="complaint",
+                status="resolved",
+                chat="console:quiet",
+                opened_at=START,
+                due_at=START,
+            )
+        )
+    now = START + timedelta(days=2)
+    async with app.db.session() as session:
+        connection = await session.connection()
+        due = due_cases_statement("demo", now)
+        chats = open_chats_statement("demo")
+        assert len((await session.execute(due)).scalars().all()) == 3
+        assert set((await session.execute(chats)).scalars()) == {"console:a", "console:b"}
+        if connection.dialect.name != "sqlite":
+            return  # PostgreSQL plans by its statistics: on a small table it scans it
+        for stmt, index in ((due, "ix_cases_open_due"), (chats, "ix_cases_open_chat")):
+            sql = str(stmt.compile(connection.engine, compile_kwargs={"literal_binds": True}))
+            plan = " | ".join(
+                row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+            assert index in plan and "SCAN cases" not in plan, plan

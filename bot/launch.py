@@ -36,7 +36,11 @@ def warm_up(engine: Engine) -> None:
     for feature in engine.features:
         if isinstance(feature, Analyser):
             for text, language in WARM_UP_TEXTS:
-                feature.analyse(text, language)
+                try:
+                    feature.analyse(text, language)
+                except Exception:
+                    # As while handling events: one feature's bug does not stop the bot.
+                    log.exception("feature %s failed to warm up", feature.name)
 
 
 def build_adapters(config: Config, app: App) -> list[Adapter]:

@@ -539,6 +539,28 @@ async def test_warming_up_builds_what_the_first_message_would_wait_for(
     assert karma._lexicon.cache_info().currsize >= len(LANGUAGES)
 
 
+async def test_a_feature_that_fails_to_warm_up_is_logged_and_the_bot_starts(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.features.complaints import ComplaintsFeature
+    from bot.features.karma import KarmaFeature
+    from bot.launch import warm_up
+
+    def broken(self: Any, text: str, language: str | None) -> dict[str, Any]:
+        raise RuntimeError("lexicon missing")
+
+    monkeypatch.setattr(ComplaintsFeature, "analyse", broken)
+    scored: list[str | None] = []
+    monkeypatch.setattr(
+        KarmaFeature, "analyse", lambda self, text, language: scored.append(language) or {}
+    )
+    app = await make_app(features=[ComplaintsFeature(), KarmaFeature()])
+    warm_up(app.engine)
+    assert "feature complaints failed to warm up" in caplog.text
+    assert "lexicon missing" in caplog.text
+    assert sorted(language or "" for language in scored) == ["de", "en"]  # the others go on
+
+
 def test_settling_the_heap_keeps_start_up_objects_out_of_collections() -> None:
     import gc
 

@@ -15,6 +15,8 @@ square is now, not three digests at once).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
@@ -113,17 +115,13 @@ class SummaryFeature:
             log.info("no summary_chat in %s: summary of %s skipped", community.name, week.label)
             outcome.decisions.append(_skipped(week, "no_summary_chat"))
         else:
-            chart = await _chart_ahead(settings)
-            try:
+            async with _chart_ahead(settings) as chart:
                 summary = await compute_summary(session, community, week.label, ctx.now, settings)
                 if summary.is_empty and settings.skip_empty:
                     outcome.decisions.append(_skipped(week, "empty"))
                 else:
                     outcome.actions.append(await self._post(summary, chat, ctx, chart))
                     outcome.decisions.append(_posted(summary, chat, scheduled=True))
-            finally:
-                if chart is not None:
-                    await chart.close()
         if not await claim_job(session, job, ctx.now):
             return Outcome()
         return outcome
@@ -146,15 +144,11 @@ class SummaryFeature:
                 return Outcome(
                     actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)]
                 )
-        chart = await _chart_ahead(ctx.settings)
-        try:
+        async with _chart_ahead(ctx.settings) as chart:
             summary = await compute_summary(
                 ctx.store.session, ctx.community, week, ctx.now, ctx.settings
             )
             post = await self._post(summary, event.chat, ctx, chart)
-        finally:
-            if chart is not None:
-                await chart.close()
         decision = _posted(summary, event.chat, scheduled=False, by=event.author.key)
         return Outcome(
             actions=[post], decisions=[Decision(decision.kind, event.message_id, decision.data)]
@@ -178,15 +172,20 @@ class SummaryFeature:
         )
 
 
-async def _chart_ahead(settings: SummarySettings) -> ChartProcess | None:
-    """The chart process, started before the week is read (None: no chart, or no process)."""
-    if not settings.chart:
-        return None
+@asynccontextmanager
+async def _chart_ahead(settings: SummarySettings) -> AsyncIterator[ChartProcess | None]:
+    """The chart process from before the week is read until after (None: no chart or none)."""
+    chart = None
+    if settings.chart:
+        try:
+            chart = await ChartProcess.start()
+        except ChartError as exc:  # drawing starts its own process, and says why it failed
+            log.warning("no chart process started ahead: %s", exc)
     try:
-        return await ChartProcess.start()
-    except ChartError as exc:  # drawing starts its own process, and says why it failed
-        log.warning("no chart process started ahead: %s", exc)
-        return None
+        yield chart
+    finally:
+        if chart is not None:
+            await chart.close()
 
 
 def _skipped(week: IsoWeek, reason: str) -> Decision:

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
@@ -28,7 +28,15 @@ from bot.events import (
     ReactionRemoved,
     Tick,
 )
-from bot.features.base import CommandSpec, Context, Decision, Feature, Outcome, Remembers
+from bot.features.base import (
+    CommandSpec,
+    Context,
+    Decision,
+    Feature,
+    Outcome,
+    Preloads,
+    Remembers,
+)
 from bot.locales import get_locale
 from bot.text import MAX_MENTIONS, well_formed
 from storage import models
@@ -124,6 +132,29 @@ class Engine:
                 raise
             finally:
                 self._batch = None
+
+    async def preload(self, now: datetime | None = None) -> None:
+        """Let the features read what each community's first event would wait for.
+
+        The running bot calls this before it listens: otherwise the first award after a
+        restart read a month of the ledger while the events behind it waited. A feature
+        that fails here is logged and reads what it needs on first use, as before.
+        """
+        now = now or datetime.now(UTC)
+        for community in self.config.communities:
+            for feature in self.features:
+                if not isinstance(feature, Preloads):
+                    continue
+                try:
+                    async with self.db.session() as session:
+                        ctx = self._context(Store(session), community, feature, None, now)
+                        if ctx.settings.enabled:
+                            await feature.preload(ctx)
+                except Exception:
+                    # Whatever it kept may be half read: the database is the truth again.
+                    if isinstance(feature, Remembers):
+                        feature.reset()
+                    log.exception("feature %s failed to preload %s", feature.name, community.name)
 
     def command_specs(self) -> list[CommandSpec]:
         """Every command the features answer, plus /help."""
@@ -265,7 +296,7 @@ class Engine:
         for feature in self.features:
             if not isinstance(event, feature.handles):
                 continue
-            ctx = self._context(store, community, feature, chat, event)
+            ctx = self._context(store, community, feature, chat, event.at)
             if not ctx.settings.enabled:
                 continue
             outcome.extend(await self._call(feature, event, ctx))
@@ -289,7 +320,7 @@ class Engine:
         community: Community,
         feature: Feature[Any],
         chat: str | None,
-        event: Event,
+        now: datetime,
     ) -> Context[Any]:
         settings = self.resolver.get(feature.settings_model, feature.name, community.name, chat)
         return Context(
@@ -299,7 +330,7 @@ class Engine:
             community=community,
             locale=get_locale(community.language),
             resolver=self.resolver,
-            now=event.at,
+            now=now,
         )
 
     async def _command(self, store: Store, community: Community, event: CommandIssued) -> Outcome:
@@ -310,7 +341,7 @@ class Engine:
         if entry is None:
             return Outcome()
         feature, spec = entry
-        ctx = self._context(store, community, feature, event.chat, event)
+        ctx = self._context(store, community, feature, event.chat, event.at)
         if spec.moderator_only and not ctx.is_moderator(
             event.author.key, event.author_is_moderator
         ):

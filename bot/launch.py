@@ -113,6 +113,7 @@ async def launch(config: Config) -> None:
             app, build_adapters(config, app), shutdown_seconds=config.bot.shutdown_seconds
         )
         warm_up(app.engine)
+        await app.engine.preload()
         settle_heap()
         log.info("Leumund is running for %d community(ies)", len(config.communities))
         await runtime.run()

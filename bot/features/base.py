@@ -108,6 +108,15 @@ class Remembers(Protocol):
         ...
 
 
+@runtime_checkable
+class Preloads(Protocol):
+    """A feature that reads at start-up what a community's first event would wait for."""
+
+    async def preload(self, ctx: Context[Any]) -> None:
+        """Read the community's state into memory (``ctx.now``: the moment of the start)."""
+        ...
+
+
 class Feature(Protocol[S_co]):
     """A capability: declares its settings and events, and handles one event at a time."""
 

@@ -33,11 +33,12 @@ from bot.actions import (
     to_payload,
 )
 from bot.app import App
+from bot.engine import Engine
 from bot.events import CommandIssued, Event, Member, MessagePosted
 from bot.runtime import Runtime
 from storage import models
 from storage.faults import StorageFailure, fatal_reason
-from tests.conftest import MakeApp
+from tests.conftest import MakeApp, MakeChat
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -514,9 +515,14 @@ async def test_the_bot_gets_the_configured_shutdown_bound(
     # built, before it runs.
     monkeypatch.setattr(bot.launch, "warm_up", lambda _engine: steps.append("warmed"))
     monkeypatch.setattr(bot.launch, "settle_heap", lambda: steps.append("settled"))
+
+    async def preload(self: Engine, now: datetime | None = None) -> None:
+        steps.append("preloaded")
+
+    monkeypatch.setattr(Engine, "preload", preload)
     await bot.launch.launch(config)
     assert made == [2.5]
-    assert steps == ["warmed", "settled", "run"]
+    assert steps == ["warmed", "preloaded", "settled", "run"]
 
 
 async def test_warming_up_builds_what_the_first_message_would_wait_for(
@@ -559,6 +565,61 @@ async def test_a_feature_that_fails_to_warm_up_is_logged_and_the_bot_starts(
     assert "feature complaints failed to warm up" in caplog.text
     assert "lexicon missing" in caplog.text
     assert sorted(language or "" for language in scored) == ["de", "en"]  # the others go on
+
+
+async def test_preloading_reads_what_the_first_award_and_message_would_wait_for(
+    make_chat: MakeChat,
+) -> None:
+    from bot.features.karma import KarmaFeature
+    from bot.features.promo import PromoFeature
+
+    karma, promo = KarmaFeature(), PromoFeature()
+    chat = await make_chat(features=[karma, promo])
+    answer = await chat.say("bob", "Versuch mal einen Neustart.")
+    await chat.react("carol", answer, "👍")
+    karma.reset()  # a restart: nothing is kept in memory
+    promo.reset()
+    recent, loads = karma._recent, karma._recent.loads
+    # Only a process that writes every ledger row keeps them (SQLite); on PostgreSQL other
+    # processes write too, and the rules query.
+    kept = chat.engine.db.is_sqlite
+    await chat.engine.preload(chat.clock())
+    assert recent.loads == loads + kept
+    assert recent.rows("demo") == (1 if kept else 0)
+    assert "demo" in karma._starts
+    assert promo.classifier("demo") is not None
+    await chat.react("dave", answer, "👍")
+    assert recent.loads == loads + kept  # the award read no ledger rows
+    assert recent.rows("demo") == (2 if kept else 0)
+    assert [d.kind for d in chat.decisions[-1:]] == ["karma"]
+
+
+async def test_a_feature_that_fails_to_preload_is_logged_and_forgets_what_it_read(
+    make_chat: MakeChat, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.features.karma import KarmaFeature
+    from bot.features.promo import PromoFeature
+
+    karma, promo = KarmaFeature(), PromoFeature()
+    chat = await make_chat(features=[karma, promo])
+    answer = await chat.say("bob", "Versuch mal einen Neustart.")
+    await chat.react("carol", answer, "👍")
+    karma.reset()
+    promo.reset()
+    read = KarmaFeature.preload
+
+    async def half_read(self: KarmaFeature, ctx: Any) -> None:
+        await read(self, ctx)
+        raise RuntimeError("ledger unreadable")
+
+    monkeypatch.setattr(KarmaFeature, "preload", half_read)
+    await chat.engine.preload(chat.clock())
+    assert "feature karma failed to preload demo" in caplog.text
+    assert "ledger unreadable" in caplog.text
+    assert karma._recent.rows("demo") == 0  # not kept half-read: read again on first use
+    assert promo.classifier("demo") is not None  # the others go on
+    await chat.react("dave", answer, "👍")
+    assert [d.kind for d in chat.decisions[-1:]] == ["karma"]
 
 
 def test_settling_the_heap_keeps_start_up_objects_out_of_collections() -> None:

@@ -43,7 +43,7 @@ from bot.features.karma.detect import detect_thanks, explain_thanks, normalize_e
 from bot.features.karma.flows import RecentLedger
 from bot.features.karma.levels import check_level
 from bot.features.karma.link import FEATURE, Profile, profiles
-from bot.features.karma.rules import RING, Ledger, RingFinding, Verdict, judge
+from bot.features.karma.rules import RING, Ledger, RingFinding, Verdict, judge, windows_at
 from bot.features.karma.settings import KarmaSettings
 from bot.text import defuse_mentions
 from storage import models
@@ -93,6 +93,14 @@ class KarmaFeature:
     def reset(self) -> None:
         """Forget what is kept in memory: a transaction rolled back, or rows were rewritten."""
         self._recent.clear()
+
+    async def preload(self, ctx: Ctx) -> None:
+        """Read the ledger's recent rows and the community's start before the first award."""
+        await self._community_start(ctx)
+        recent = self._kept(ctx)
+        if recent is not None:
+            windows = windows_at(ctx.settings, ctx.now, ctx.community.timezone)
+            await recent.flows(ctx.store, ctx.community.name, ctx.now, windows)
 
     def _kept(self, ctx: Ctx) -> RecentLedger | None:
         # On a shared database (PostgreSQL) other processes write to the ledger too.

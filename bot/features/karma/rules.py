@@ -453,6 +453,16 @@ async def ring_case_status(ledger: Ledger, ring: RingFinding, since: datetime) -
     return found
 
 
+def windows_at(settings: KarmaSettings, now: datetime, timezone: str) -> Windows:
+    """The moments the rules look back to for an award at ``now``."""
+    return Windows(
+        today=day_start(now, timezone),
+        ring_since=now - timedelta(days=settings.ring_window_days),
+        pair_since=now - timedelta(minutes=settings.pair_cooldown_minutes),
+        back_since=now - timedelta(minutes=settings.reciprocal_cooldown_minutes),
+    )
+
+
 async def judge(
     ctx: Context[KarmaSettings],
     giver: Profile,
@@ -469,11 +479,8 @@ async def judge(
     if receiver.key in giver.all_keys:
         return Verdict(0.0, SELF, blocked=True)
     ledger = Ledger(ctx.store, ctx.community.name, recent=recent, now=now)
-    pair_window = timedelta(minutes=settings.pair_cooldown_minutes)
-    back_window = timedelta(minutes=settings.reciprocal_cooldown_minutes)
-    today = day_start(now, ctx.community.timezone)
-    ring_since = now - timedelta(days=settings.ring_window_days)
-    windows = Windows(today, ring_since, now - pair_window, now - back_window)
+    windows = windows_at(settings, now, ctx.community.timezone)
+    ring_since = windows.ring_since
     gkeys, rkeys = set(giver.all_keys), set(receiver.all_keys)
     flows = await ledger.flows([*giver.all_keys, *receiver.all_keys], windows)
 
@@ -481,9 +488,13 @@ async def judge(
         found = (flows.pair(a, b) for a in givers for b in receivers)
         return [p for p in found if p is not None]
 
-    if pair_window and any(p.in_pair_cooldown for p in awarded(gkeys, rkeys)):
+    pair_cooldown, back_cooldown = (
+        settings.pair_cooldown_minutes,
+        settings.reciprocal_cooldown_minutes,
+    )
+    if pair_cooldown and any(p.in_pair_cooldown for p in awarded(gkeys, rkeys)):
         return Verdict(0.0, COOLDOWN, blocked=True)
-    if back_window and any(p.in_back_cooldown for p in awarded(rkeys, gkeys)):
+    if back_cooldown and any(p.in_back_cooldown for p in awarded(rkeys, gkeys)):
         return Verdict(0.0, RECIPROCAL, blocked=True)
     given = exact(sum(flows.given_today(k) for k in gkeys))
     if given >= settings.daily_cap_giver - 1e-9:

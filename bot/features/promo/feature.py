@@ -266,6 +266,12 @@ class PromoFeature:
         self._models.clear()
         self._allow.clear()
 
+    async def preload(self, ctx: Context[PromoSettings]) -> None:
+        """Train the community's classifier on the moderators' samples before the first
+        message, and read its allow-list."""
+        await self._model(ctx)
+        await self._allowed(ctx)
+
     # --- the Analyser protocol ---------------------------------------------------------
 
     def analyse(self, text: str, language: str | None) -> dict[str, Any]:

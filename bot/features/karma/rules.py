@@ -488,10 +488,9 @@ async def judge(
         found = (flows.pair(a, b) for a in givers for b in receivers)
         return [p for p in found if p is not None]
 
-    pair_cooldown, back_cooldown = (
-        settings.pair_cooldown_minutes,
-        settings.reciprocal_cooldown_minutes,
-    )
+    # A cooldown of 0 minutes is switched off.
+    pair_cooldown = settings.pair_cooldown_minutes
+    back_cooldown = settings.reciprocal_cooldown_minutes
     if pair_cooldown and any(p.in_pair_cooldown for p in awarded(gkeys, rkeys)):
         return Verdict(0.0, COOLDOWN, blocked=True)
     if back_cooldown and any(p.in_back_cooldown for p in awarded(rkeys, gkeys)):

@@ -227,7 +227,8 @@ class Engine:
                 )
 
     async def _record(self, store: Store, community: Community, event: Event) -> Event:
-        """Store members, chats and messages; resolve @name mentions to member keys."""
+        """Store members, chats and messages; resolve @name mentions to member keys and the
+        replied-to message to its author."""
         at = event.at
         if event.chat and event.chat not in self._known_chats:
             await store.members.ensure_chat(event.chat, community.name, at)
@@ -254,8 +255,9 @@ class Engine:
                     at=at,
                     forwarded=event.forwarded,
                 )
-                if mentions != event.mentions:
-                    event = dataclasses.replace(event, mentions=mentions)
+                # Features read who was answered from the event: one look-up per reply.
+                if mentions != event.mentions or reply_author != event.reply_author:
+                    event = dataclasses.replace(event, mentions=mentions, reply_author=reply_author)
             case ReactionAdded() | ReactionRemoved():
                 await self._ensure_member(store, event.user, at)
             case CommandIssued():

@@ -56,6 +56,9 @@ class MessagePosted(Event):
     forwarded: bool = False
     # What the platform says about the author's rights; None when it did not say.
     author_is_moderator: bool | None = None
+    # The member key of the replied-to message's author, as stored: the engine fills it in
+    # (None: no reply, or a message it never stored).
+    reply_author: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

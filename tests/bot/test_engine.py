@@ -46,7 +46,13 @@ class Echo:
             )
         return Outcome(
             actions=[Reply(chat=event.chat, text=f"{ctx.settings.prefix}: {event.text}")],
-            decisions=[Decision("echo", event.message_id, {"mentions": list(event.mentions)})],
+            decisions=[
+                Decision(
+                    "echo",
+                    event.message_id,
+                    {"mentions": list(event.mentions), "reply_author": event.reply_author},
+                )
+            ],
         )
 
 
@@ -93,7 +99,16 @@ async def test_mentions_by_name_are_resolved(make_chat: MakeChat) -> None:
     await chat.say("bob", "hi")
     await chat.say("alice", "danke @bob und @nobody")
     echoed = [d.data for d in chat.decisions if d.kind == "echo"]
-    assert echoed[-1] == {"mentions": ["console:bob"]}
+    assert echoed[-1] == {"mentions": ["console:bob"], "reply_author": None}
+
+
+async def test_features_see_the_author_of_the_message_replied_to(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[Echo()])
+    question = await chat.say("bob", "Wie geht das?")
+    await chat.say("alice", "So!", reply_to=question)
+    await chat.say("carol", "Und das?", reply_to=99)  # a message never stored
+    echoed = [d.data["reply_author"] for d in chat.decisions if d.kind == "echo"]
+    assert echoed == [None, "console:bob", None]
 
 
 async def test_commands_route_and_refuse_non_moderators(make_chat: MakeChat) -> None:

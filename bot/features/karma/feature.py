@@ -158,9 +158,7 @@ class KarmaFeature:
         giver_key = event.author.key
         if event.author.is_bot:
             return Outcome(decisions=[_blocked(event.message_id, giver_key, None, "bot")])
-        reply_author: str | None = None
-        if event.reply_to is not None:
-            reply_author = await store.messages.author(chat, event.reply_to)
+        reply_author = event.reply_author
         rows: list[models.Message] = []
         explicit = bool(event.mentions) or (reply_author not in (None, giver_key))
         if not explicit and (event.reply_to is None or reply_author is not None):

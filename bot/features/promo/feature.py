@@ -39,7 +39,6 @@ from bot.features.promo.classifier import (
 )
 from bot.features.promo.monologue import (
     MASK64,
-    Authors,
     Entry,
     MemberState,
     Windows,
@@ -251,18 +250,16 @@ class PromoFeature:
         CommandSpec("flags", "/flags", "promo.help_flags", moderator_only=True),
     )
 
-    def __init__(self, *, max_members: int = 10_000, max_messages: int = 50_000) -> None:
+    def __init__(self, *, max_members: int = 10_000) -> None:
         self._windows = Windows(max_members)
-        self._authors = Authors(max_messages)
         # Per community: the classifier (seed + moderator samples) and the allow-list.
         self._models: dict[str, NaiveBayes] = {}
         self._allow: dict[str, frozenset[str]] = {}
 
     def reset(self) -> None:
-        """Forget the windows, authors, classifiers and allow-lists kept in memory: a
+        """Forget the windows, classifiers and allow-lists kept in memory: a
         transaction rolled back or a member was forgotten; all are read again as needed."""
         self._windows = Windows(self._windows.max_members)
-        self._authors = Authors(self._authors.max_messages)
         self._models.clear()
         self._allow.clear()
 
@@ -344,10 +341,7 @@ class PromoFeature:
     async def _posted(self, event: MessagePosted, ctx: Context[PromoSettings]) -> Outcome:
         author = event.author.key
         settings = ctx.settings
-        target = None
-        if event.reply_to is not None:
-            target = await self._author_of(ctx, event.chat, event.reply_to)
-        self._authors.put(event.chat, event.message_id, author)
+        target = event.reply_author
         if event.author.is_bot or author in ctx.bot_members:
             return Outcome()
         reply_other = event.reply_to is not None and target != author
@@ -428,17 +422,6 @@ class PromoFeature:
         if ctx.store.shared:
             return MemberState(deque(maxlen=size), deque(maxlen=size), ctx.now)
         return self._windows.get(ctx.community.name, member, size, ctx.now)
-
-    async def _author_of(
-        self, ctx: Context[PromoSettings], chat: str, message_id: str
-    ) -> str | None:
-        """Who wrote a message: remembered, or (seen by another process, before a restart,
-        or forgotten) read from the messages table."""
-        author = self._authors.get(chat, message_id)
-        if author is None:
-            row = await ctx.store.messages.get(chat, message_id)
-            author = row.author if row is not None else None
-        return author
 
     # --- judging -----------------------------------------------------------------------
 

@@ -244,27 +244,6 @@ class Windows:
         return len(self._states)
 
 
-@dataclass
-class Authors:
-    """Who wrote a recent message, so replies can be credited without a query; bounded."""
-
-    max_messages: int = 50_000
-    # Ordered for the eviction: a plain dict's first key is found by skipping every slot
-    # deleted before it, tens of microseconds a message once the bound is reached.
-    _authors: OrderedDict[tuple[str, str], str] = field(default_factory=OrderedDict)
-
-    def put(self, chat: str, message_id: str, author: str) -> None:
-        """Remember a message's author; the oldest entry goes beyond the bound."""
-        authors = self._authors
-        authors[(sys.intern(chat), message_id)] = sys.intern(author)
-        if len(authors) > self.max_messages:
-            authors.popitem(last=False)
-
-    def get(self, chat: str, message_id: str) -> str | None:
-        """The author of a message, if still remembered."""
-        return self._authors.get((chat, message_id))
-
-
 def window_start(now: datetime, hours: int) -> datetime:
     """The oldest moment the window keeps."""
     return now - timedelta(hours=hours)

@@ -17,7 +17,6 @@ from bot.features.promo.classifier import (
 )
 from bot.features.promo.feature import score_message
 from bot.features.promo.monologue import (
-    Authors,
     Entry,
     MemberState,
     Windows,
@@ -421,7 +420,7 @@ def test_explain_lists_every_signal(language: str, first: str, signal_line: str)
     )
 
 
-def test_windows_and_authors_stay_bounded() -> None:
+def test_windows_stay_bounded() -> None:
     windows = Windows(max_members=2)
     first = windows.get("demo", "console:a", 5, T0)
     windows.get("demo", "console:b", 5, T0)
@@ -430,7 +429,3 @@ def test_windows_and_authors_stay_bounded() -> None:
     assert len(windows) == 2
     assert windows.peek("demo", "console:b") is None
     assert windows.peek("demo", "console:a") is first
-    authors = Authors(max_messages=2)
-    for n in range(3):
-        authors.put("c:1", str(n), f"console:m{n}")
-    assert [authors.get("c:1", str(n)) for n in range(3)] == [None, "console:m1", "console:m2"]

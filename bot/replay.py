@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from adapters.imports.jsonl import JsonlReader, LineError, LineEvent
 from bot.actions import Action, Reply
@@ -29,9 +29,15 @@ from bot.events import (
 from bot.features.base import Decision
 from storage.retry import is_transient, retry
 
+T = TypeVar("T")
+
 # Tries per batch: a lost connection or a deadlock with another process on the same
 # database rolls a batch back; it is fed again after a short, growing wait.
 ATTEMPTS = 8
+# Lines are parsed this many at a time, ahead of the events they become: parsed one at a
+# time between two events' work, a line took twice as long (the parser's code and data
+# had left the CPU's caches).
+READ_AHEAD = 500
 
 
 @dataclass
@@ -110,7 +116,7 @@ async def replay_items(
     stats = stats if stats is not None else ReplayStats()
     started = time.perf_counter()
     feeder = _Feeder(app, stats, decisions_out, observer, max(1, batch_size))
-    source = iter(items)
+    source = read_ahead(iter(items), READ_AHEAD)
     # As in the running bot, a worker thread copies SQLite's log into the database file:
     # otherwise every few commits would do it on the loop's thread (tens of milliseconds
     # each, growing with the file).
@@ -126,6 +132,25 @@ async def replay_items(
         await checkpoints
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def read_ahead(items: Iterator[T], size: int) -> Iterator[T]:
+    """The items, taken from ``items`` ``size`` at a time; an error of ``items`` is raised
+    after the items taken before it."""
+    while True:
+        chunk: list[T] = []
+        error: BaseException | None = None
+        try:
+            for _ in range(size):
+                chunk.append(next(items))
+        except StopIteration:
+            yield from chunk
+            return
+        except BaseException as exc:  # as without reading ahead: after what came before it
+            error = exc
+        yield from chunk
+        if error is not None:
+            raise error
 
 
 class _Feeder:

@@ -7,6 +7,7 @@ import contextlib
 import io
 import itertools
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import event, func, select
 import storage.db
 from adapters.imports.jsonl import LineEvent
 from bot.app import App, default_config
-from bot.replay import jsonl_reader, replay
+from bot.replay import jsonl_reader, read_ahead, replay
 from storage import models
 from tests.bot.test_engine import Echo
 from tests.conftest import MakeApp
@@ -211,3 +212,29 @@ async def test_events_back_to_back_keep_sqlites_log_small(
         assert emptied >= 5 and max(sizes) < 32 * 1024 * 1024, (emptied, max(sizes))
     else:
         assert emptied == 0 and max(sizes) > 32 * 1024 * 1024, (emptied, max(sizes))
+
+
+def test_read_ahead_takes_lines_a_chunk_at_a_time_in_order() -> None:
+    taken: list[int] = []
+
+    def source() -> Iterator[int]:
+        for n in range(7):
+            taken.append(n)
+            yield n
+
+    ahead = read_ahead(source(), 3)
+    assert next(ahead) == 0
+    assert taken == [0, 1, 2]  # the whole chunk, before the first item is fed
+    assert list(ahead) == [1, 2, 3, 4, 5, 6]
+
+
+def test_read_ahead_raises_an_error_of_the_input_after_what_came_before_it() -> None:
+    def source() -> Iterator[int]:
+        yield from (1, 2, 3, 4)
+        raise ConnectionResetError("the network share went away")
+
+    ahead = read_ahead(source(), 3)
+    got = [next(ahead) for _ in range(4)]
+    assert got == [1, 2, 3, 4]
+    with pytest.raises(ConnectionResetError, match="network share"):
+        next(ahead)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +35,6 @@ from bot.features.base import (
     Feature,
     Outcome,
     Preloads,
-    Prepares,
     Remembers,
 )
 from bot.locales import get_locale
@@ -83,7 +82,6 @@ class Engine:
         self._known_chats: set[str] = set()
         # Features whose memory of earlier events must go with a rolled-back transaction.
         self._remembering = [f for f in self.features if isinstance(f, Remembers)]
-        self._preparing = [f for f in self.features if isinstance(f, Prepares)]
         self._batch: Store | None = None
         # A running bot stores every action in the outbox with the event, so delivery
         # survives a crash and never repeats; replays deliver nothing and leave it off.
@@ -157,33 +155,6 @@ class Engine:
                     if isinstance(feature, Remembers):
                         feature.reset()
                     log.exception("feature %s failed to preload %s", feature.name, community.name)
-
-    def prepare(self, events: Iterable[Event]) -> None:
-        """Let the features do the work on these events that depends on nothing stored.
-
-        The replay calls it for each chunk of events it reads, before it feeds them: each
-        scorer runs for the whole chunk in a row, its code and data in the CPU's caches.
-        Nothing here is needed: whatever was not prepared is worked out when handled.
-        """
-        if not self._preparing:
-            return
-        for event in events:
-            community = self.config.community(event.community)
-            if community is None:
-                continue
-            chat = None if isinstance(event, Tick) else event.chat
-            for feature in self._preparing:
-                if not isinstance(event, feature.handles):
-                    continue
-                settings = self.resolver.get(
-                    feature.settings_model, feature.name, community.name, chat
-                )
-                if not settings.enabled:
-                    continue
-                try:
-                    feature.prepare(event, settings, community)
-                except Exception:  # handling the event does the same work and logs it
-                    log.debug("feature %s could not prepare %s", feature.name, event.key)
 
     def command_specs(self) -> list[CommandSpec]:
         """Every command the features answer, plus /help."""

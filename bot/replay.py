@@ -34,10 +34,9 @@ T = TypeVar("T")
 # Tries per batch: a lost connection or a deadlock with another process on the same
 # database rolls a batch back; it is fed again after a short, growing wait.
 ATTEMPTS = 8
-# Lines are parsed this many at a time, ahead of the events they become, and the features
-# do their work that depends on nothing stored (scoring texts) for the whole chunk: done
-# one event at a time, between the other steps of the events' work, parsing a line took
-# twice as long (the parser's code and data had left the CPU's caches).
+# Lines are parsed this many at a time, ahead of the events they become: parsed one at a
+# time between two events' work, a line took twice as long (the parser's code and data
+# had left the CPU's caches).
 READ_AHEAD = 500
 
 
@@ -117,12 +116,7 @@ async def replay_items(
     stats = stats if stats is not None else ReplayStats()
     started = time.perf_counter()
     feeder = _Feeder(app, stats, decisions_out, observer, max(1, batch_size))
-    engine = app.engine
-
-    def prepare(chunk: list[LineEvent | LineError]) -> None:
-        engine.prepare(item.event for item in chunk if isinstance(item, LineEvent))
-
-    source = read_ahead(iter(items), READ_AHEAD, prepare)
+    source = read_ahead(iter(items), READ_AHEAD)
     # As in the running bot, a worker thread copies SQLite's log into the database file:
     # otherwise every few commits would do it on the loop's thread (tens of milliseconds
     # each, growing with the file).
@@ -140,30 +134,23 @@ async def replay_items(
     return stats
 
 
-def read_ahead(
-    items: Iterator[T], size: int, ready: Callable[[list[T]], None] | None = None
-) -> Iterator[T]:
-    """The items, taken from ``items`` ``size`` at a time and handed to ``ready`` a chunk
-    at a time before they are yielded; an error of ``items`` is raised after the items
-    taken before it."""
+def read_ahead(items: Iterator[T], size: int) -> Iterator[T]:
+    """The items, taken from ``items`` ``size`` at a time; an error of ``items`` is raised
+    after the items taken before it."""
     while True:
         chunk: list[T] = []
         error: BaseException | None = None
-        done = False
         try:
             for _ in range(size):
                 chunk.append(next(items))
         except StopIteration:
-            done = True
+            yield from chunk
+            return
         except BaseException as exc:  # as without reading ahead: after what came before it
             error = exc
-        if ready is not None and chunk:
-            ready(chunk)
         yield from chunk
         if error is not None:
             raise error
-        if done:
-            return
 
 
 class _Feeder:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,8 +26,6 @@ class FeatureSettings(BaseModel):
 
 S = TypeVar("S", bound=FeatureSettings)
 S_co = TypeVar("S_co", bound=FeatureSettings, covariant=True)
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,48 +115,6 @@ class Preloads(Protocol):
     async def preload(self, ctx: Context[Any]) -> None:
         """Read the community's state into memory (``ctx.now``: the moment of the start)."""
         ...
-
-
-@runtime_checkable
-class Prepares(Protocol):
-    """A feature with work on an event that depends on nothing stored (scoring a text)."""
-
-    def prepare(self, event: Event, settings: Any, community: Community) -> None:
-        """Do that work now and keep it for ``handle`` (never touch the store here).
-
-        The replay calls it for each message of a chunk before it feeds the first: done in
-        a row, the scorers' code and data stay in the CPU's caches.
-        """
-        ...
-
-
-_MISSING: Any = object()
-
-
-class Ahead(Generic[K, V]):
-    """Results of pure work done ahead, by the inputs they were worked out from (bounded).
-
-    Keyed by every input, a result is right whenever it is found, however old: a setting
-    changed in between only means another key.
-    """
-
-    def __init__(self, limit: int = 2048) -> None:
-        self.limit = limit
-        self._results: dict[K, V] = {}
-
-    def prepare(self, key: K, work: Callable[[], V]) -> None:
-        """Work out the result for ``key`` unless it is kept already."""
-        if key in self._results:
-            return
-        if len(self._results) >= self.limit:
-            # The chunks it was prepared for have been handled: what is left went unused.
-            self._results.clear()
-        self._results[key] = work()
-
-    def result(self, key: K, work: Callable[[], V]) -> V:
-        """The result prepared for ``key``, or worked out now (and not kept)."""
-        found = self._results.get(key, _MISSING)
-        return work() if found is _MISSING else cast(V, found)
 
 
 class Feature(Protocol[S_co]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -12,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.actions import React, Reply
 from bot.events import CommandIssued, Event, Member, MessagePosted, ReactionAdded
-from bot.features.base import Ahead, CommandSpec, Context, Decision, FeatureSettings, Outcome
+from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
 from storage import models
 from tests.conftest import MakeApp, MakeChat
 
@@ -190,114 +189,3 @@ async def test_unknown_community_is_ignored(make_app: MakeApp) -> None:
     app = await make_app(features=[Echo()])
     result = await app.engine.process(replace(posted(1), community="nowhere"))
     assert result.actions == []
-
-
-class LoudSettings(FeatureSettings):
-    """Settings of the loud feature."""
-
-
-class Loud:
-    """Answers a message with its text upper-cased, worked out ahead when prepared."""
-
-    name: ClassVar[str] = "loud"
-    settings_model: ClassVar[type[FeatureSettings]] = LoudSettings
-    handles: ClassVar[tuple[type[Event], ...]] = (MessagePosted,)
-    commands: ClassVar[tuple[CommandSpec, ...]] = ()
-
-    def __init__(self) -> None:
-        self.worked: list[str] = []  # the texts upper-cased, in order
-        self.log: list[str] = []
-        self._loud: Ahead[str, str] = Ahead()
-
-    def _work(self, text: str) -> str:
-        self.worked.append(text)
-        return text.upper()
-
-    def prepare(self, event: Event, settings: LoudSettings, community: Any) -> None:
-        assert isinstance(event, MessagePosted)
-        self.log.append(f"prepare {event.message_id}")
-        if event.text == "boom":
-            raise RuntimeError("cannot prepare")
-        self._loud.prepare(event.text, lambda: self._work(event.text))
-
-    async def handle(self, event: Any, ctx: Context[LoudSettings]) -> Outcome:
-        self.log.append(f"handle {event.message_id}")
-        loud = self._loud.result(event.text, lambda: self._work(event.text))
-        return Outcome(actions=[Reply(chat=event.chat, text=loud)])
-
-
-def test_ahead_keeps_prepared_results_by_their_inputs() -> None:
-    worked: list[str] = []
-
-    def work(key: str, value: str | None) -> Callable[[], str | None]:
-        def run() -> str | None:
-            worked.append(key)
-            return value
-
-        return run
-
-    ahead: Ahead[str, str | None] = Ahead(limit=3)
-    ahead.prepare("a", work("a", "A"))
-    ahead.prepare("a", work("a", "A"))  # kept already
-    ahead.prepare("none", work("none", None))  # None is a result like any other
-    assert worked == ["a", "none"]
-    assert ahead.result("a", work("a", "fresh")) == "A"
-    assert ahead.result("none", work("none", "fresh")) is None
-    assert worked == ["a", "none"]
-    # Not prepared: worked out now, and not kept.
-    assert ahead.result("b", work("b", "B")) == "B"
-    assert ahead.result("b", work("b", "B")) == "B"
-    assert worked == ["a", "none", "b", "b"]
-    # Full: what was kept goes, the new result stays.
-    ahead.prepare("c", work("c", "C"))
-    ahead.prepare("d", work("d", "D"))
-    assert ahead.result("d", work("d", "fresh")) == "D"
-    assert ahead.result("a", work("a", "fresh")) == "fresh"
-
-
-async def test_work_prepared_ahead_is_used_when_the_event_is_handled(make_app: MakeApp) -> None:
-    loud = Loud()
-    app = await make_app(features=[loud])
-    events = [posted(1, "hallo"), posted(2, "hallo"), posted(3, "welt")]
-    app.engine.prepare(events)
-    assert loud.worked == ["hallo", "welt"]  # a text that repeats is worked on once
-    replies = [a.text for e in events for a in (await app.engine.process(e)).actions]
-    assert replies == ["HALLO", "HALLO", "WELT"]
-    assert loud.worked == ["hallo", "welt"]
-    assert loud.log == [*(f"prepare {n}" for n in (1, 2, 3)), *(f"handle {n}" for n in (1, 2, 3))]
-
-
-async def test_prepare_skips_what_would_not_be_handled(make_app: MakeApp) -> None:
-    loud = Loud()
-    extra = """
-[communities.chats."console:offtopic".loud]
-enabled = false
-"""
-    app = await make_app(extra, features=[loud])
-    reaction = ReactionAdded(
-        key="test:r:1",
-        community="demo",
-        chat="console:general",
-        at=datetime(2026, 11, 16, 9, tzinfo=UTC),
-        message_id="1",
-        user=Member(key="console:bob", name="bob"),
-        emoji="👍",
-    )
-    app.engine.prepare(
-        [
-            replace(posted(1), community="nowhere"),
-            replace(posted(2), chat="console:offtopic"),
-            reaction,
-            posted(3),
-        ]
-    )
-    assert loud.log == ["prepare 3"]
-
-
-async def test_a_feature_that_fails_to_prepare_is_handled_as_usual(make_app: MakeApp) -> None:
-    loud = Loud()
-    app = await make_app(features=[loud])
-    app.engine.prepare([posted(1, "boom"), posted(2, "fine")])  # raises nothing
-    result = await app.engine.process(posted(1, "boom"))
-    assert [a.text for a in result.actions if isinstance(a, Reply)] == ["BOOM"]
-    assert loud.worked == ["fine", "boom"]

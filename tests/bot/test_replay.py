@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-import bot.replay
 import storage.db
 from adapters.imports.jsonl import LineEvent
 from bot.app import App, default_config
 from bot.replay import jsonl_reader, read_ahead, replay
 from storage import models
-from tests.bot.test_engine import Echo, Loud
+from tests.bot.test_engine import Echo
 from tests.conftest import MakeApp
 
 
@@ -239,20 +238,3 @@ def test_read_ahead_raises_an_error_of_the_input_after_what_came_before_it() -> 
     assert got == [1, 2, 3, 4]
     with pytest.raises(ConnectionResetError, match="network share"):
         next(ahead)
-
-
-async def test_replay_prepares_each_chunk_before_it_feeds_it(
-    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(bot.replay, "READ_AHEAD", 3)
-    loud = Loud()
-    app = await make_app(features=[loud])
-    lines = [line for line in conversation(7) if '"reaction"' not in line]
-    stats = await replay(app, lines)
-    assert stats.messages == 7
-    steps = [
-        [f"prepare m{n}" for n in chunk] + [f"handle m{n}" for n in chunk]
-        for chunk in ((0, 1, 2), (3, 4, 5), (6,))
-    ]
-    assert loud.log == [step for chunk in steps for step in chunk]
-    assert loud.worked == [f"hallo {n}" for n in range(7)]  # prepared, never again

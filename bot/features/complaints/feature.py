@@ -53,16 +53,8 @@ from sqlmodel import col
 
 from bot import text as textlib
 from bot.actions import Action, React, Reply, ReviewRequest
-from bot.config import Community
 from bot.events import Event, MessagePosted, Tick
-from bot.features.base import (
-    Ahead,
-    CommandSpec,
-    Context,
-    Decision,
-    FeatureSettings,
-    Outcome,
-)
+from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
 from bot.features.complaints.detect import ComplaintResult, Severity, detect, explain
 from bot.features.complaints.settings import ComplaintsSettings
 from bot.locales import get_locale
@@ -101,8 +93,6 @@ class ComplaintsFeature:
         # Chats with open complaint cases per community; a superset is harmless (it only
         # costs a query), so entries are added at once and dropped when a query finds none.
         self._open_chats: dict[str, set[str]] = {}
-        # Verdicts by text, language and threshold, worked out ahead by ``prepare``.
-        self._verdicts: Ahead[tuple[str, str, float], ComplaintResult] = Ahead()
 
     # --- analyser ----------------------------------------------------------------------
 
@@ -122,15 +112,6 @@ class ComplaintsFeature:
         return explain(detect(text, language))
 
     # --- events ------------------------------------------------------------------------
-
-    def prepare(self, event: Event, settings: ComplaintsSettings, community: Community) -> None:
-        """Score a message's text ahead of handling it (the replay does, chunk by chunk)."""
-        if isinstance(event, MessagePosted):
-            language = get_locale(community.language).language
-            self._verdicts.prepare(
-                (event.text, language, settings.threshold),
-                lambda: detect(event.text, language, threshold=settings.threshold),
-            )
 
     async def handle(self, event: Any, ctx: Context[ComplaintsSettings]) -> Outcome:
         """Detect and answer complaints, resolve them on replies, escalate them on ticks."""
@@ -152,10 +133,7 @@ class ComplaintsFeature:
             ):
                 return await self._resolve(event, ctx)
             return Outcome()
-        text, language, threshold = event.text, ctx.locale.language, ctx.settings.threshold
-        result = self._verdicts.result(
-            (text, language, threshold), lambda: detect(text, language, threshold=threshold)
-        )
+        result = detect(event.text, ctx.locale.language, threshold=ctx.settings.threshold)
         if not result.is_complaint:
             return Outcome()
         return await self._complaint(event, ctx, result)

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from bot.actions import Action, Button, React, Reply, ReviewRequest
-from bot.config import Community
 from bot.events import (
     CommandIssued,
     Event,
@@ -36,18 +35,11 @@ from bot.events import (
     ReactionAdded,
     ReactionRemoved,
 )
-from bot.features.base import (
-    Ahead,
-    CommandSpec,
-    Context,
-    Decision,
-    FeatureSettings,
-    Outcome,
-)
+from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
 from bot.features.karma import link as linking
 from bot.features.karma import views
 from bot.features.karma.credit import Said, Target, whom_to_credit
-from bot.features.karma.detect import ThanksMatch, detect_thanks, explain_thanks, normalize_emoji
+from bot.features.karma.detect import detect_thanks, explain_thanks, normalize_emoji
 from bot.features.karma.flows import RecentLedger
 from bot.features.karma.levels import check_level
 from bot.features.karma.link import FEATURE, Profile, profiles
@@ -97,8 +89,6 @@ class KarmaFeature:
         self._starts: dict[str, datetime] = {}
         # The recent ledger, for the rules; kept only where this process writes every row.
         self._recent = RecentLedger()
-        # Thanks found by text and language, worked out ahead by ``prepare``.
-        self._thanks_in: Ahead[tuple[str, str], ThanksMatch | None] = Ahead()
 
     def reset(self) -> None:
         """Forget what is kept in memory: a transaction rolled back, or rows were rewritten."""
@@ -127,12 +117,6 @@ class KarmaFeature:
         return [explain_thanks(text, language)]
 
     # --- events ---------------------------------------------------------------------------
-
-    def prepare(self, event: Event, settings: KarmaSettings, community: Community) -> None:
-        """Look for thanks in a message's text ahead of handling it (the replay does)."""
-        if isinstance(event, MessagePosted):
-            text, language = event.text, community.language
-            self._thanks_in.prepare((text, language), lambda: detect_thanks(text, language))
 
     async def handle(self, event: Any, ctx: Ctx) -> Outcome:
         """Dispatch an event to its handler."""
@@ -166,8 +150,7 @@ class KarmaFeature:
     async def _thanks(self, event: MessagePosted, ctx: Ctx) -> Outcome:
         if event.forwarded:
             return Outcome()  # a forwarded thanks was meant for someone elsewhere
-        text, language = event.text, ctx.community.language
-        match = self._thanks_in.result((text, language), lambda: detect_thanks(text, language))
+        match = detect_thanks(event.text, ctx.community.language)
         if match is None:
             return Outcome()
         store, settings, chat = ctx.store, ctx.settings, event.chat

@@ -28,16 +28,8 @@ from sqlalchemy import select as columns
 from sqlmodel import col, select
 
 from bot.actions import Action, Button, Delete, Reply, Restrict, ReviewRequest
-from bot.config import Community
 from bot.events import ButtonPressed, CommandIssued, Event, MessageEdited, MessagePosted
-from bot.features.base import (
-    Ahead,
-    CommandSpec,
-    Context,
-    Decision,
-    FeatureSettings,
-    Outcome,
-)
+from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
 from bot.features.promo.classifier import (
     NaiveBayes,
     Sample,
@@ -203,25 +195,8 @@ def link_fingerprint(text: str) -> int | None:
     return _simhash(text_tokens(analysed, links), links) if links else None
 
 
-@dataclass(frozen=True, slots=True)
-class TextParts:
-    """What scoring reads of a message's text alone (a pure function of the text)."""
-
-    analysed: Analysed
-    links: tuple[Link, ...]
-    tokens: tuple[str, ...]
-    features: frozenset[str]
-
-    @classmethod
-    def of(cls, analysed: Analysed) -> TextParts:
-        """Cut an analysed text into its links, the tokens outside them and its features."""
-        links = links_of(analysed)
-        tokens = tuple(text_tokens(analysed, links))
-        return cls(analysed, links, tokens, features(analysed, links, tokens))
-
-
 def score_message(
-    text: Analysed | TextParts,
+    analysed: Analysed,
     settings: PromoSettings,
     model: NaiveBayes,
     *,
@@ -229,15 +204,15 @@ def score_message(
     is_reply: bool = False,
 ) -> Scored:
     """Per-message signals plus the classifier, combined with the score formula."""
-    parts = TextParts.of(text) if isinstance(text, Analysed) else text
-    analysed, links, tokens = parts.analysed, parts.links, parts.tokens
+    links = links_of(analysed)
+    tokens = text_tokens(analysed, links)
     signals = message_signals(
         analysed, links, settings, mentions=mentions, is_reply=is_reply, tokens=tokens
     )
-    probability = model.probability(parts.features)
+    probability = model.probability(features(analysed, links, tokens))
     if probability > 0.5:
         signals.append(Signal("classifier", 2.0 * probability - 1.0, f"p={probability:.2f}"))
-    return Scored(analysed, links, tokens, tuple(signals), probability, combine(signals))
+    return Scored(analysed, links, tuple(tokens), tuple(signals), probability, combine(signals))
 
 
 def _case_button(custom_id: str) -> tuple[int, str] | None:
@@ -280,8 +255,6 @@ class PromoFeature:
         # Per community: the classifier (seed + moderator samples) and the allow-list.
         self._models: dict[str, NaiveBayes] = {}
         self._allow: dict[str, frozenset[str]] = {}
-        # Texts cut into what scoring reads, worked out ahead by ``prepare``.
-        self._parts: Ahead[str, TextParts] = Ahead()
 
     def reset(self) -> None:
         """Forget the windows, classifiers and allow-lists kept in memory: a
@@ -295,12 +268,6 @@ class PromoFeature:
         message, and read its allow-list."""
         await self._model(ctx)
         await self._allowed(ctx)
-
-    def prepare(self, event: Event, settings: PromoSettings, community: Community) -> None:
-        """Analyse a message's text ahead of handling it (the replay does, chunk by chunk)."""
-        if isinstance(event, MessagePosted):
-            text = event.text
-            self._parts.prepare(text, lambda: TextParts.of(analyse(text)))
 
     # --- the Analyser protocol ---------------------------------------------------------
 
@@ -385,10 +352,8 @@ class PromoFeature:
         scored = None
         if not exempt:
             model = await self._model(ctx)
-            text = event.text
-            parts = self._parts.result(text, lambda: TextParts.of(analyse(text)))
             scored = score_message(
-                parts, settings, model, mentions=len(others), is_reply=reply_other
+                analyse(event.text), settings, model, mentions=len(others), is_reply=reply_other
             )
         if scored is None:
             return Outcome()

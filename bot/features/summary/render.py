@@ -17,6 +17,7 @@ from typing import Literal
 
 from bot.features.summary.compute import MessageLink, WeeklySummary
 from bot.locales import Locale
+from bot.text import defuse_mentions
 
 MEDALS = ("🥇", "🥈", "🥉")
 Kind = Literal["line", "item"]
@@ -59,7 +60,9 @@ def _markdown_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-PLAIN = Formatter(_same, _same, _plain_link)
+# In the chat, a name is shown as typed but pings nobody: Discord's mentions are switched
+# off when sending, Telegram notifies an "@username" in any message text.
+PLAIN = Formatter(_same, defuse_mentions, _plain_link)
 MARKDOWN = Formatter(_markdown_escape, lambda n: f"**{_markdown_escape(n)}**", _markdown_link)
 HTML = Formatter(html.escape, lambda n: f"<strong>{html.escape(n)}</strong>", _html_link)
 

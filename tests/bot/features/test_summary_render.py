@@ -168,8 +168,10 @@ def test_names_are_escaped_in_markdown_and_html(language: str) -> None:
     assert r"**\<b\>\_\_Bo\*b\_\_\</b\> @everyone** (1)" in markdown
     assert "<strong>&lt;b&gt;__Bo*b__&lt;/b&gt; @everyone</strong> (1)" in page
     assert "<b>" not in page
-    # the chat text is plain: it is shown as typed (the adapters switch mentions off)
-    assert f"{HOSTILE} (1)" in render_text(odd, get_locale(language))
+    # The chat text is plain: the name as typed, but its "@" pings nobody.
+    text = render_text(odd, get_locale(language))
+    assert "<b>__Bo*b__</b> @\u200beveryone (1)" in text
+    assert "@everyone" not in text
 
 
 @pytest.mark.parametrize(

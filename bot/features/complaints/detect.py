@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot import text as textlib
-from bot.locales import LANGUAGES, get_locale
+from bot.locales import LANGUAGES, Locale, get_locale
 
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high")
@@ -601,24 +601,46 @@ def detect(
     return ComplaintResult(is_complaint, score, severity, tuple(signals), guessed)
 
 
-def explain(result: ComplaintResult, threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+def explain(
+    result: ComplaintResult, threshold: float = DEFAULT_THRESHOLD, locale: Locale | None = None
+) -> list[str]:
     """Lines saying why a text scores as it does: verdict first, then each signal."""
-    verdict = "yes" if result.is_complaint else "no"
-    head = f"complaint: {verdict} — score {result.score:.2f} (threshold {threshold:.2f})"
+    t = (locale or get_locale("en")).t
+    head = t(
+        "complaints.explain_head",
+        verdict=t("complaints.explain_yes" if result.is_complaint else "complaints.explain_no"),
+        score=f"{result.score:.2f}",
+        threshold=f"{threshold:.2f}",
+    )
     if result.severity is not None:
-        head += f", severity {result.severity}"
+        severity = t(f"complaints.severity_{result.severity}")
+        head += t("complaints.explain_severity", severity=severity)
     if not result.signals:
-        return [f"{head}; no complaint words"]
+        return [t("complaints.explain_none", head=head)]
     lines = [head]
     for signal in result.signals:
-        quoted = f' "{signal.text}"' if signal.text else ""
+        quoted = t("complaints.explain_quoted", text=signal.text) if signal.text else ""
         note = ""
         if signal.weight == 0:
-            note = {
-                "negated": " (negated, does not count)",
-                "mixed": " (praise, but a problem is named: does not cancel)",
-            }.get(signal.name, " (needs a target or another problem signal)")
-        lines.append(f"  {signal.weight:+.2f} {signal.name}{quoted}{note}")
+            note = t(_ZERO_NOTES.get(signal.name, "complaints.explain_needs_target"))
+        label = t(f"complaints.signal.{signal.name}")
+        lines.append(
+            t(
+                "complaints.explain_signal",
+                weight=f"{signal.weight:+.2f}",
+                label=signal.name if label.startswith("complaints.") else label,
+                name=signal.name,
+                quoted=quoted,
+                note=note,
+            )
+        )
     if result.language is not None:
-        lines.append(f"  language: {result.language}")
+        lines.append(t("complaints.explain_language", language=result.language))
     return lines
+
+
+# Why a signal shown with weight 0 does not count (others need a target or another problem).
+_ZERO_NOTES = {
+    "negated": "complaints.explain_negated",
+    "mixed": "complaints.explain_mixed",
+}

@@ -109,7 +109,7 @@ class ComplaintsFeature:
 
     def explain(self, text: str, language: str | None) -> list[str]:
         """Why a text is (not) a complaint, signal by signal, for ``leumund explain``."""
-        return explain(detect(text, language))
+        return explain(detect(text, language), locale=get_locale(language or "en"))
 
     # --- events ------------------------------------------------------------------------
 

@@ -280,20 +280,21 @@ def detect_thanks(text: str, language: str | None) -> ThanksMatch | None:
 
 
 def explain_thanks(text: str, language: str | None) -> str:
-    """One line saying whether a text thanks someone, and why."""
+    """One line saying whether a text thanks someone, and why (in ``language``)."""
+    t = get_locale(language or "en").t
     analysed = textlib.analyse(text)
     scan = scan_thanks(analysed.body, language)
     if scan.sarcasm is not None:
-        return f'thanks: no — sarcasm marker "{scan.sarcasm}"'
+        return t("karma.explain_sarcasm", marker=scan.sarcasm)
     if scan.match is not None:
-        return f'thanks: yes — matched "{scan.match.text}"'
+        return t("karma.explain_yes", match=scan.match.text)
     if scan.cancelled_by is not None:
-        return f'thanks: no — "{scan.cancelled_by}" cancels it'
+        return t("karma.explain_cancelled", phrase=scan.cancelled_by)
     if scan.weak is not None:
-        return f'thanks: no — "{scan.weak}" in a question means please'
+        return t("karma.explain_please", weak=scan.weak)
     if analysed.body != analysed.folded and scan_thanks(analysed.folded, language).is_thanks:
-        return "thanks: no — only inside a quote or code block"
-    return "thanks: no — no thanks phrase"
+        return t("karma.explain_quoted")
+    return t("karma.explain_none")
 
 
 def normalize_emoji(emoji: str) -> str:

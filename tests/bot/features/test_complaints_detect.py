@@ -3,11 +3,15 @@ exact verdict and severity each must get, plus the parts of the detector one by 
 
 from __future__ import annotations
 
+import tomllib
+from importlib import resources
+
 import pytest
 
 from bot.features.complaints import detect as detection
 from bot.features.complaints.detect import (
     DEFAULT_THRESHOLD,
+    WEIGHTS,
     ComplaintResult,
     detect,
     explain,
@@ -411,12 +415,23 @@ def test_analyse_and_explain_for_the_cli() -> None:
     assert feature.analyse("Wie kann ich mein Passwort ändern?", "de") == {
         "complaint": {"is": False, "score": 0.0, "severity": None}
     }
-    assert feature.explain("Toll, schon wieder kaputt.", "de") == [
+    assert feature.explain("Toll, schon wieder kaputt.", None) == [
         "complaint: yes — score 1.00 (threshold 0.40), severity medium",
         '  +0.45 broken "kaputt"',
         '  +0.30 repeat "schon wieder"',
         '  +0.25 sarcasm "toll,"',
         "  language: de",
+    ]
+    # In the language asked, with each signal's name beside its translation.
+    assert feature.explain("Toll, schon wieder kaputt.", "de") == [
+        "Beschwerde: ja – Score 1.00 (Schwelle 0.40), Schwere mittel",
+        "  +0.45 defekt (broken) „kaputt“",
+        "  +0.30 wieder (repeat) „schon wieder“",
+        "  +0.25 Sarkasmus (sarcasm) „toll,“",
+        "  Sprache: de",
+    ]
+    assert feature.explain("Wie kann ich mein Passwort ändern?", "de") == [
+        "Beschwerde: nein – Score 0.00 (Schwelle 0.40); keine Beschwerde-Wörter"
     ]
 
 
@@ -429,3 +444,11 @@ def test_result_helpers() -> None:
     )
     assert result.labels == ["broken:kaputt"]
     assert result.has("broken") and not result.has("negated")
+
+
+def test_every_signal_has_a_name_in_both_languages() -> None:
+    folder = resources.files("bot.locales")
+    names = {*WEIGHTS, "negated", "mixed", "off_target"}
+    for language in ("de", "en"):
+        data = tomllib.loads(folder.joinpath(language, "complaints.toml").read_text("utf-8"))
+        assert set(data["texts"]["complaints"]["signal"]) == names, language

@@ -194,21 +194,44 @@ def test_both_languages_count_everywhere(text: str, language: str, phrase: str |
 
 
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("text", "line", "zeile"),
     [
-        ("Vielen Dank!", 'thanks: yes — matched "vielen dank"'),
-        ("Danke im Voraus", 'thanks: no — "danke im voraus" cancels it'),
-        ("Thanks so much in advance", 'thanks: no — "thanks so much in advance" cancels it'),
-        ("danke /s", 'thanks: no — sarcasm marker "/s"'),
-        ("Hilft mir jemand? 🙏", 'thanks: no — "🙏" in a question means please'),
-        ("Danke? 🙏", 'thanks: yes — matched "danke"'),
-        ("> danke\nok", "thanks: no — only inside a quote or code block"),
-        ("Wie spät ist es?", "thanks: no — no thanks phrase"),
+        (
+            "Vielen Dank!",
+            'thanks: yes — matched "vielen dank"',
+            "Dank: ja – erkannt: „vielen dank“",
+        ),
+        (
+            "Danke im Voraus",
+            'thanks: no — "danke im voraus" cancels it',
+            "Dank: nein – „danke im voraus“ hebt ihn auf",
+        ),
+        (
+            "Thanks so much in advance",
+            'thanks: no — "thanks so much in advance" cancels it',
+            "Dank: nein – „thanks so much in advance“ hebt ihn auf",
+        ),
+        ("danke /s", 'thanks: no — sarcasm marker "/s"', "Dank: nein – Ironie-Zeichen „/s“"),
+        (
+            "Hilft mir jemand? 🙏",
+            'thanks: no — "🙏" in a question means please',
+            "Dank: nein – „🙏“ heißt in einer Frage „bitte“",
+        ),
+        ("Danke? 🙏", 'thanks: yes — matched "danke"', "Dank: ja – erkannt: „danke“"),
+        (
+            "> danke\nok",
+            "thanks: no — only inside a quote or code block",
+            "Dank: nein – nur in einem Zitat oder Codeblock",
+        ),
+        ("Wie spät ist es?", "thanks: no — no thanks phrase", "Dank: nein – keine Dankesformel"),
     ],
 )
-def test_explain(text: str, line: str) -> None:
-    assert KarmaFeature().explain(text, "de") == [line]
-    assert explain_thanks(text, "de") == line
+def test_explain_in_the_language_asked(text: str, line: str, zeile: str) -> None:
+    assert KarmaFeature().explain(text, "en") == [line]
+    assert explain_thanks(text, "en") == line
+    assert explain_thanks(text, None) == line
+    assert KarmaFeature().explain(text, "de") == [zeile]
+    assert explain_thanks(text, "de") == zeile
 
 
 @pytest.mark.parametrize(

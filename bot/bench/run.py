@@ -652,8 +652,6 @@ async def _live_child(spec: dict[str, Any]) -> dict[str, Any]:
     url = spec["url"]
     app = await App.create(default_config(url), database_url=url)
     try:
-        warm_up(app.engine)  # as ``leumund run`` does once the bot is built
-        settle_heap()
         community = app.config.default_community().name
         reader = JsonlReader(lambda _name: community)
         data = dict(spec["synth"])
@@ -662,6 +660,12 @@ async def _live_child(spec: dict[str, Any]) -> dict[str, Any]:
         count = max(1, int(rate * seconds))
         # New message ids from the same members, right after the history ends.
         begin = history.start + timedelta(days=history.days, hours=1)
+        # As ``leumund run`` does before it listens: lexicons and models built, each
+        # community's recent state read (at the moment the live events start), the start-up
+        # heap set aside.
+        warm_up(app.engine)
+        await app.engine.preload(begin)
+        settle_heap()
         streams = {
             "warmup": replace(history, stream="warmup", id_prefix="warm-", lines=warmup),
             "live": replace(history, stream="live", id_prefix="live-", lines=count),

@@ -10,7 +10,7 @@ import time
 import tracemalloc
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from adapters.imports import detect as notes
 from adapters.imports.detect import Format, detect
 from adapters.imports.jsonl import JsonlReader, LineError, LineEvent
 from adapters.imports.telegram_export import TelegramExportReader
+from bot import launch
 from bot.bench import run as run_module
 from bot.bench import synth
 from bot.bench.run import (
@@ -29,8 +30,10 @@ from bot.bench.run import (
     _assemble,
     _budgeted,
     _import_child,
+    _live_child,
     _Phases,
     _replay_postgres,
+    _synth_json,
     floor,
     git_commit,
     main,
@@ -47,6 +50,7 @@ from bot.bench.synth import (
     write_jsonl,
     write_telegram_export,
 )
+from bot.engine import Engine
 from bot.events import CommandIssued, MessagePosted, ReactionAdded, ReactionRemoved
 from bot.features.complaints import ComplaintsFeature
 from bot.features.karma import KarmaFeature
@@ -657,3 +661,36 @@ def test_postgres_replay_uses_a_fresh_database_and_drops_it(tmp_path: Path) -> N
         return bool(found)
 
     assert asyncio.run(exists()) is False
+
+
+async def test_the_live_phase_sets_the_bot_up_as_leumund_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = replace(SMALL, lines=300)
+    steps: list[tuple[str, datetime | None]] = []
+    real_warm_up, real_preload = launch.warm_up, Engine.preload
+
+    def warm_up(engine: Engine) -> None:
+        steps.append(("warm_up", None))
+        real_warm_up(engine)
+
+    async def preload(self: Engine, now: datetime | None = None) -> None:
+        steps.append(("preload", now))
+        await real_preload(self, now)
+
+    monkeypatch.setattr(launch, "warm_up", warm_up)
+    monkeypatch.setattr(Engine, "preload", preload)
+    # Recorded only: freezing the heap would keep the test run's objects for good.
+    monkeypatch.setattr(launch, "settle_heap", lambda: steps.append(("settle_heap", None)))
+    spec = {
+        "url": f"sqlite+aiosqlite:///{tmp_path / 'live.db'}",
+        "synth": _synth_json(config),
+        "rate": 100.0,
+        "seconds": 0.2,
+        "warmup": 5,
+    }
+    result = await _live_child(spec)
+    # The community's state is read at the moment the live events start, not the wall clock.
+    begin = config.start + timedelta(days=config.days, hours=1)
+    assert steps == [("warm_up", None), ("preload", begin), ("settle_heap", None)]
+    assert result["processed"] == 20 and result["unprocessed"] == 0

@@ -605,7 +605,8 @@ def explain(
     result: ComplaintResult, threshold: float = DEFAULT_THRESHOLD, locale: Locale | None = None
 ) -> list[str]:
     """Lines saying why a text scores as it does: verdict first, then each signal."""
-    t = (locale or get_locale("en")).t
+    locale = locale or get_locale("en")
+    t = locale.t
     head = t(
         "complaints.explain_head",
         verdict=t("complaints.explain_yes" if result.is_complaint else "complaints.explain_no"),
@@ -623,12 +624,12 @@ def explain(
         note = ""
         if signal.weight == 0:
             note = t(_ZERO_NOTES.get(signal.name, "complaints.explain_needs_target"))
-        label = t(f"complaints.signal.{signal.name}")
+        named = f"complaints.signal.{signal.name}"
         lines.append(
             t(
                 "complaints.explain_signal",
                 weight=f"{signal.weight:+.2f}",
-                label=signal.name if label.startswith("complaints.") else label,
+                label=t(named) if locale.variants(named) else signal.name,
                 name=signal.name,
                 quoted=quoted,
                 note=note,

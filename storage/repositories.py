@@ -35,6 +35,7 @@ from sqlmodel import SQLModel, col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from storage import models
+from storage.direct import Direct, PgDirect, SqliteDirect
 from storage.inline_sqlite import InlineConnection
 
 
@@ -65,7 +66,7 @@ class Prebuilt:
     def __init__(self, build: Callable[[str], Any]) -> None:
         self._build = build
         self._statements: dict[str, Any] = {}
-        self._compiled: dict[tuple[str, ...], _Compiled] = {}
+        self._compiled: dict[tuple[str, bool, tuple[str, ...]], _Compiled] = {}
 
     def statement(self, dialect: str) -> Any:
         """The SQLAlchemy statement for a dialect."""
@@ -76,71 +77,70 @@ class Prebuilt:
 
     async def run(self, session: AsyncSession, params: dict[str, Any]) -> bool:
         """Execute with one row of parameters; True if it touched a row."""
-        return await self._execute(session, [params], many=False)
+        direct = await _direct(session)
+        if direct is None:
+            stmt = self.statement(session.get_bind().dialect.name)
+            return await _changed(session, stmt, params)
+        compiled = self._compile(session, tuple(params))
+        return bool(await direct.write(compiled.sql, compiled.values(params)))
 
     async def insert(self, session: AsyncSession, params: dict[str, Any]) -> int:
         """Execute an INSERT with one row; the new row's id."""
-        driver = await _inline(session)
-        if driver is None:
+        direct = await _direct(session)
+        if direct is None:
             stmt = self.statement(session.get_bind().dialect.name)
             result = await (await session.connection()).execute(
                 stmt.returning(stmt.table.c.id), params
             )
             return int(result.scalar_one())
-        cursor = await self._driver_run(session, driver, [params], many=False)
-        assert cursor.lastrowid is not None
-        return int(cursor.lastrowid)
+        # SQLite gives the id with the cursor; PostgreSQL returns it.
+        returning = isinstance(direct, PgDirect)
+        compiled = self._compile(session, tuple(params), returning=returning)
+        return await direct.insert(compiled.sql, compiled.values(params))
 
     async def run_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         """Execute once per row (one executemany); the rows share their parameter names."""
-        if rows:
-            await self._execute(session, rows, many=True)
-
-    async def _execute(
-        self, session: AsyncSession, rows: list[dict[str, Any]], *, many: bool
-    ) -> bool:
-        driver = await _inline(session)
-        if driver is None:
+        if not rows:
+            return
+        direct = await _direct(session)
+        if direct is None:
             stmt = self.statement(session.get_bind().dialect.name)
-            return await _changed(session, stmt, rows if many else rows[0])
-        return bool((await self._driver_run(session, driver, rows, many=many)).rowcount)
+            await _changed(session, stmt, rows)
+            return
+        compiled = self._compile(session, tuple(rows[0]))
+        await direct.write(compiled.sql, [compiled.values(row) for row in rows], many=True)
 
-    async def _driver_run(
-        self,
-        session: AsyncSession,
-        driver: InlineConnection,
-        rows: list[dict[str, Any]],
-        *,
-        many: bool,
-    ) -> sqlite3.Cursor:
-        keys = tuple(rows[0])
-        compiled = self._compiled.get(keys)
+    def _compile(
+        self, session: AsyncSession, keys: tuple[str, ...], *, returning: bool = False
+    ) -> _Compiled:
+        dialect = session.get_bind().dialect
+        compiled = self._compiled.get((dialect.name, returning, keys))
         if compiled is None:
-            stmt = self.statement("sqlite")
-            compiled = self._compiled[keys] = _Compiled(stmt, keys, session.get_bind().dialect)
-        values: Any = [compiled.values(row) for row in rows] if many else compiled.values(rows[0])
-        try:
-            return await driver.run(compiled.sql, values, many=many)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(compiled.sql, values, exc, sqlite3.Error) from exc
+            stmt = self.statement(dialect.name)
+            if returning:
+                stmt = stmt.returning(stmt.table.c.id)
+            compiled = _Compiled(stmt, keys, dialect)
+            self._compiled[(dialect.name, returning, keys)] = compiled
+        return compiled
 
 
-async def _inline(session: AsyncSession) -> InlineConnection | None:
-    """The SQLite driver connection of the session's transaction, None on PostgreSQL."""
+async def _direct(session: AsyncSession) -> Direct | None:
+    """The driver connection of the session's transaction (see ``storage.direct``)."""
     # Kept with the transaction that opened it: asking the session for its connection
     # costs more than the write itself, and a commit may hand out another connection.
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_DRIVER)
     if cached is not None and transaction is not None and cached[0] is transaction:
-        return cast(InlineConnection | None, cached[1])
+        return cast(Direct | None, cached[1])
     connection = await session.connection()
-    driver = None
-    if connection.dialect.name == "sqlite":
-        driver = (await connection.get_raw_connection()).driver_connection
-        if not isinstance(driver, InlineConnection):
-            driver = None
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
-    return driver
+    raw = await connection.get_raw_connection()
+    direct: Direct | None = None
+    if isinstance(raw.driver_connection, InlineConnection):
+        direct = SqliteDirect(raw.driver_connection)
+    elif connection.dialect.driver == "asyncpg" and PgDirect.supports(raw.dbapi_connection):
+        direct = PgDirect(raw.dbapi_connection, connection.dialect)
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), direct)
+    return direct
 
 
 _DRIVER = "leumund.driver"
@@ -249,49 +249,45 @@ _DECISION = Prebuilt(lambda _dialect: insert(_table("decisions")))
 class Query:
     """A SELECT run for nearly every event, built once and bound with parameters.
 
-    On SQLite it is compiled once and handed to the driver, with SQLAlchemy's own
-    conversions of parameters and results: the ORM's loading and the execution layers
-    cost several times SQLite's index search. Rows come back as plain tuples on both
-    databases; ``IN`` lists (expanding parameters) are expanded per call.
+    It is compiled once per database and handed to the driver (``storage.direct``), with
+    SQLAlchemy's own conversions of parameters and results: the ORM's loading and the
+    execution layers cost several times the database's index search. Rows come back as
+    plain tuples on both databases; ``IN`` lists (expanding parameters) are expanded per
+    call.
     """
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._compiled: Any = None
-        self._converted: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
-        # Per length of each IN list: the SQL and where each of its values comes from.
-        self._shapes: dict[tuple[int, ...], tuple[str, tuple[_Slot, ...]]] = {}
+        self._plans: dict[str, _Plan] = {}
 
     async def all(self, session: AsyncSession, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row."""
-        driver = await _inline(session)
-        if driver is None:
+        direct = await _direct(session)
+        if direct is None:
             return [tuple(row) for row in (await session.execute(self.stmt, params)).all()]
-        sql, values = self._bound(session, params)
-        try:
-            cursor = await driver.run(sql, values)
-            rows = cursor.fetchall()
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-        return self._convert(rows)
+        plan = self._plan(session)
+        sql, values = plan.bound(params)
+        if plan.converted is None:
+            # PostgreSQL's conversions depend on the types the server gives the columns.
+            assert isinstance(direct, PgDirect)
+            plan.results(await direct.result_types(sql))
+        return plan.convert(await direct.fetch(sql, values))
 
     async def stream(
         self, session: AsyncSession, params: dict[str, Any], size: int
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
         """Every row, ``size`` at a time: for reads too large to hold at once."""
-        driver = await _inline(session)
-        if driver is None:
+        direct = await _direct(session)
+        if not isinstance(direct, SqliteDirect):
             # Fetched from the server in larger batches: each fetch is a round trip.
             fetch = max(size, _FETCH_ROWS)
             result = await session.stream(self.stmt.execution_options(yield_per=fetch), params)
             async for part in result.partitions(size):
                 yield [tuple(row) for row in part]
             return
-        sql, values = self._bound(session, params)
-        try:
-            cursor = await driver.run(sql, values)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+        plan = self._plan(session)
+        sql, values = plan.bound(params)
+        cursor = await direct.cursor(sql, values)
         try:
             while True:
                 try:
@@ -300,14 +296,46 @@ class Query:
                     raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
                 if not rows:
                     return
-                yield self._convert(rows)
+                yield plan.convert(rows)
         finally:
             cursor.close()
 
-    def _bound(self, session: AsyncSession, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, or None."""
+        rows = await self.all(session, params)
+        return rows[0] if rows else None
+
+    def _plan(self, session: AsyncSession) -> _Plan:
+        dialect = session.get_bind().dialect
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            plan = self._plans[dialect.name] = _Plan(self.stmt.compile(dialect=dialect), dialect)
+        return plan
+
+
+class _Plan:
+    """A query compiled for one database: its SQL per shape and its conversions."""
+
+    def __init__(self, compiled: Any, dialect: Dialect) -> None:
+        self.compiled = compiled
+        # Per length of each IN list: the SQL and where each of its values comes from.
+        self._shapes: dict[tuple[int, ...], tuple[str, tuple[_Slot, ...]]] = {}
+        self.converted: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+        if dialect.name == "sqlite":
+            self.results([None] * len(compiled._result_columns))
+
+    def results(self, types: Sequence[Any]) -> None:
+        """Set the result conversions, given the driver's type of each column."""
+        dialect = self.compiled.dialect
+        kinds = (entry.type for entry in self.compiled._result_columns)
+        found = (
+            _quick(kind, dialect, kind.dialect_impl(dialect).result_processor(dialect, code))
+            for kind, code in zip(kinds, types, strict=True)
+        )
+        self.converted = tuple((i, f) for i, f in enumerate(found) if f is not None)
+
+    def bound(self, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         """The SQL for these parameters (IN lists expanded) and its values in order."""
-        if self._compiled is None:
-            self._compile(session.get_bind().dialect)
         shape = tuple(len(v) if isinstance(v, list | tuple) else -1 for v in params.values())
         found = self._shapes.get(shape)
         if found is None:
@@ -315,36 +343,22 @@ class Query:
         sql, slots = found
         return sql, tuple(slot.value(params) for slot in slots)
 
-    def _convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+    def convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
         """Result values as SQLAlchemy's types give them (times, JSON)."""
-        if not self._converted:
+        if not self.converted:
             return rows
         out = []
         for row in rows:
             fields = list(row)
-            for i, convert in self._converted:
+            for i, convert in self.converted:
                 if fields[i] is not None:
                     fields[i] = convert(fields[i])
             out.append(tuple(fields))
         return out
 
-    async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row, or None."""
-        rows = await self.all(session, params)
-        return rows[0] if rows else None
-
-    def _compile(self, dialect: Dialect) -> None:
-        compiled = self.stmt.compile(dialect=dialect)
-        results = (
-            _quick(kind, dialect, kind.dialect_impl(dialect).result_processor(dialect, None))
-            for kind in (entry.type for entry in compiled._result_columns)
-        )
-        self._converted = tuple((i, f) for i, f in enumerate(results) if f is not None)
-        self._compiled = compiled
-
     def _expand(self, params: dict[str, Any]) -> tuple[str, tuple[_Slot, ...]]:
         """The SQL for these list lengths, and a slot per placeholder (found with markers)."""
-        compiled = self._compiled
+        compiled = self.compiled
         markers: dict[str, Any] = {}
         for name, value in params.items():
             if isinstance(value, list | tuple):
@@ -465,7 +479,7 @@ class _Rows:
 
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> Any:
         """The first matching row, or None."""
-        if await _inline(session) is None:
+        if await _direct(session) is None:
             return (await session.execute(self.orm, params)).scalars().first()
         row = await self.query.first(session, params)
         if row is None:
@@ -474,7 +488,7 @@ class _Rows:
 
     async def all(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:
         """Every matching row, in the statement's order."""
-        if await _inline(session) is None:
+        if await _direct(session) is None:
             return list((await session.execute(self.orm, params)).scalars().all())
         construct, names = self.model.model_construct, self.names
         return [

@@ -10,16 +10,24 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import SQLModel, col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.features.karma.rules import _PAIRS
 from storage import models
 from storage.db import Database
-from storage.repositories import _BALANCES, Query, Store, _quick_bind
+from storage.direct import PgDirect
+from storage.repositories import _BALANCES, Query, Store, _direct, _quick_bind
+from storage.retry import is_transient
+from tests.storage.postgres import empty_postgres, terminate_backends
 
 AT = datetime(2026, 11, 20, 10, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pg_url(request: pytest.FixtureRequest) -> str:
+    return await empty_postgres(request)
 
 
 async def _count(db: Database, model: type[SQLModel]) -> int:
@@ -154,8 +162,8 @@ async def test_an_error_is_sqlalchemys_and_rolls_the_transaction_back(db_url: st
         await db.dispose()
 
 
-async def test_writes_after_a_commit_land_in_the_next_transaction(sqlite_url: str) -> None:
-    db = Database(sqlite_url)
+async def test_writes_after_a_commit_land_in_the_next_transaction(db_url: str) -> None:
+    db = Database(db_url)
     await db.prepare()
     try:
         async with db.sessions() as session:
@@ -398,3 +406,52 @@ def test_json_is_written_as_sqlalchemy_writes_it(value: Any) -> None:
     full = kind.dialect_impl(dialect).bind_processor(dialect)
     quick = _quick_bind(kind, dialect, full)
     assert quick is not None and quick(value) == full(value)
+
+
+@pytest.mark.postgres
+async def test_postgres_writes_on_the_driver_belong_to_the_sessions_transaction(
+    pg_url: str,
+) -> None:
+    db = Database(pg_url)
+    await db.prepare()
+    try:
+        async with db.sessions() as session:
+            store = Store(session)
+            await session.begin()
+            assert isinstance(await _direct(session), PgDirect)
+            # The transaction's first statement runs on the driver: it must start the
+            # transaction SQLAlchemy rolls back, not run on its own.
+            assert await store.events.claim("k1", "message", "demo", AT)
+            await session.rollback()
+            await session.begin()
+            assert await store.events.claim("k2", "message", "demo", AT)
+            assert not await store.events.claim("k2", "message", "demo", AT)
+            await session.commit()
+        async with db.session() as session:
+            keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
+        assert keys == ["k2"]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_lost_postgres_connection_is_a_passing_error_and_the_next_session_works(
+    pg_url: str,
+) -> None:
+    db = Database(pg_url)
+    await db.prepare()
+    try:
+        with pytest.raises(DBAPIError) as lost:
+            async with db.session() as session:
+                store = Store(session)
+                assert await store.events.claim("k1", "message", "demo", AT)
+                assert await terminate_backends(pg_url) >= 1
+                await store.events.claim("k2", "message", "demo", AT)
+        assert is_transient(lost.value)
+        async with db.session() as session:
+            assert await Store(session).events.claim("k3", "message", "demo", AT)
+        async with db.session() as session:
+            keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
+        assert keys == ["k3"]
+    finally:
+        await db.dispose()

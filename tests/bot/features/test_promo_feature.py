@@ -623,7 +623,7 @@ async def test_a_restart_rebuilds_the_window_from_the_messages(make_app: MakeApp
 
 @contextlib.contextmanager
 def statements_seen(db: Database, seen: list[str]) -> Iterator[None]:
-    """Every statement the driver runs, also those handed to SQLite past SQLAlchemy."""
+    """Every statement the driver runs, also those handed to the driver past SQLAlchemy."""
     engine = db.engine.sync_engine
     active = [True]
 
@@ -634,16 +634,26 @@ def statements_seen(db: Database, seen: list[str]) -> Iterator[None]:
         if active[0]:
             seen.append(statement)
 
-    def trace(dbapi_connection: Any, *_args: Any) -> None:
-        dbapi_connection.driver_connection._conn.set_trace_callback(traced)
+    def logged(query: Any) -> None:
+        traced(query.query)
 
-    name, listener = ("checkout", trace) if db.is_sqlite else ("before_cursor_execute", count)
-    sa_event.listen(engine, name, listener)
+    def trace(dbapi_connection: Any, *_args: Any) -> None:
+        if db.is_sqlite:
+            dbapi_connection.driver_connection._conn.set_trace_callback(traced)
+        else:  # asyncpg: what storage.direct runs (SQLAlchemy's statements are counted below)
+            dbapi_connection.driver_connection.add_query_logger(logged)
+
+    listeners = [("checkout", trace)]
+    if not db.is_sqlite:
+        listeners.append(("before_cursor_execute", count))
+    for name, listener in listeners:
+        sa_event.listen(engine, name, listener)
     try:
         yield
     finally:
         active[0] = False
-        sa_event.remove(engine, name, listener)
+        for name, listener in listeners:
+            sa_event.remove(engine, name, listener)
 
 
 async def test_ordinary_messages_cost_no_extra_queries(make_chat: MakeChat) -> None:

@@ -208,6 +208,7 @@ class Engine:
             self._forget()
         self._log_replies(event, result)
         await self._persist(store, community, event, result)
+        await _flush(store)
         elapsed = (time.perf_counter() - started) * 1000
         if elapsed > 250:
             # Live, a slow event delays everyone's answers; in a batch replay it only matters
@@ -412,6 +413,18 @@ class Engine:
                     for d in result.decisions
                 ]
             )
+
+
+async def _flush(store: Store) -> None:
+    """Write what the ORM holds back of an event (sessions do not flush on their own).
+
+    The running bot commits each event; a replay shares one transaction among many, and
+    each of its events must read what the ones before it wrote, as live (a case escalated
+    or answered is not escalated again an hour later).
+    """
+    session = store.session.sync_session
+    if session.new or session.dirty or session.deleted:
+        await store.session.flush()
 
 
 HELP = CommandSpec("help", "/help", "core.help_help")

@@ -198,6 +198,31 @@ async def test_an_unanswered_case_escalates_once_after_the_deadline(make_chat: M
     assert case.status == "open" and case.escalated_at == START + timedelta(hours=24, minutes=2)
 
 
+async def test_in_one_replay_batch_a_case_escalates_once_and_an_answered_one_never(
+    make_chat: MakeChat,
+) -> None:
+    # A replay shares one transaction among its events: each must see what the ones
+    # before it changed (the escalation, the answer), not the state at the batch's start.
+    chat = await make_chat(features=[ComplaintsFeature()])
+    async with chat.engine.batch(size=500):
+        await chat.say("alice", "Ich warte seit drei Tagen auf eine Antwort vom Support.")
+        bob = await chat.say("bob", "Die App stürzt beim Öffnen ab.")
+        await chat.say("mod", "Ist weitergegeben!", reply_to=bob)
+        for _ in range(5):
+            chat.clock.advance(timedelta(hours=12))  # type: ignore[attr-defined]
+            await chat.tick()
+    assert [d.data for d in decisions(chat, "complaint_escalated")] == [{"case": 1}]
+    assert [r.case_id for r in reviews(chat)] == [1]
+    cases = await rows(chat, models.Case)
+    assert [(c.id, c.status, c.escalated_at is not None) for c in cases] == [
+        (1, "open", True),
+        (2, "resolved", False),
+    ]
+    escalated = [e for e in await rows(chat, models.CaseEvent) if e.action == "escalated"]
+    logged = [e for e in await rows(chat, models.ModLogEntry) if e.action == "complaint_escalated"]
+    assert [e.case_id for e in escalated] == [e.case_id for e in logged] == [1]
+
+
 async def test_an_answered_case_does_not_escalate(make_chat: MakeChat) -> None:
     chat = await make_chat(features=[ComplaintsFeature()])
     await chat.say("alice", "Ich warte seit drei Tagen auf eine Antwort vom Support.")

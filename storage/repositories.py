@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import sqltypes
 from sqlmodel import SQLModel, col
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -990,6 +991,23 @@ class Cases:
         """Store a flag (columns of models.Flag)."""
         await _FLAG.run(self.session, values)
 
+    async def add_complaint(self, **values: Any) -> None:
+        """Store a complaint (every column of models.Complaint but its id)."""
+        await _COMPLAINT.run(self.session, values)
+
+    async def escalate(self, case: models.Case, at: datetime, log: dict[str, Any]) -> None:
+        """Mark a case escalated at ``at``, with its history row and the mod log's ``log``
+        (every column of models.ModLogEntry but its id)."""
+        assert case.id is not None
+        await _CASE_ESCALATED.run(self.session, {"where_id": case.id, "escalated_at": at})
+        await _CASE_EVENT.run(
+            self.session,
+            {"case_id": case.id, "actor": None, "action": "escalated", "note": None, "at": at},
+        )
+        await _MOD_LOG.run(self.session, log)
+        # The instance says so too, without becoming a change of its own to flush.
+        set_committed_value(case, "escalated_at", at)
+
     async def open(self, case: models.Case, actor: str | None = None) -> models.Case:
         """Open a case and write its first history row; the case is then in the session.
 
@@ -1054,6 +1072,11 @@ _CASES = SQLModel.metadata.tables["cases"]
 _NEW_CASE = Prebuilt(lambda _dialect: insert(_CASES))
 _CASE_EVENT = Prebuilt(lambda _dialect: insert(_table("case_events")))
 _FLAG = Prebuilt(lambda _dialect: insert(_table("flags")))
+_COMPLAINT = Prebuilt(lambda _dialect: insert(_table("complaints")))
+_MOD_LOG = Prebuilt(lambda _dialect: insert(_table("mod_log")))
+_CASE_ESCALATED = Prebuilt(
+    lambda _dialect: update(_CASES).where(_CASES.c.id == bindparam("where_id"))
+)
 
 
 class Outbox:

@@ -187,17 +187,15 @@ class ComplaintsFeature:
             )
         )
         assert case.id is not None
-        store.session.add(
-            models.Complaint(
-                community=ctx.community.name,
-                case_id=case.id,
-                member=member,
-                chat=event.chat,
-                message_id=event.message_id,
-                score=result.score,
-                severity=severity,
-                at=now,
-            )
+        await store.cases.add_complaint(
+            community=ctx.community.name,
+            case_id=case.id,
+            member=member,
+            chat=event.chat,
+            message_id=event.message_id,
+            score=result.score,
+            severity=severity,
+            at=now,
         )
         if ctx.community.name in self._open_chats:
             self._open_chats[ctx.community.name].add(event.chat)
@@ -574,16 +572,18 @@ class ComplaintsFeature:
         target = ctx.community.section.moderator_chat
         for case in due:
             assert case.id is not None
-            case.escalated_at = now
-            store.session.add(models.CaseEvent(case_id=case.id, action="escalated", at=now))
-            store.session.add(
-                models.ModLogEntry(
-                    community=ctx.community.name,
-                    action="complaint_escalated",
-                    target=case.subject,
-                    case_id=case.id,
-                    at=now,
-                )
+            await store.cases.escalate(
+                case,
+                now,
+                {
+                    "community": ctx.community.name,
+                    "actor": None,
+                    "action": "complaint_escalated",
+                    "target": case.subject,
+                    "case_id": case.id,
+                    "detail": "",
+                    "at": now,
+                },
             )
             if target is not None:
                 hours = int((now - case.opened_at).total_seconds() // 3600)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from bot.app import App, default_config
@@ -17,6 +18,7 @@ from bot.bench.synth import SynthConfig, dumps, generate
 from bot.engine import Engine, Result
 from bot.events import Event
 from bot.replay import replay
+from storage import models
 from tests.bot.test_engine import Echo
 from tests.bot.test_replay import conversation, counts
 from tests.conftest import MakeApp
@@ -104,6 +106,40 @@ async def test_with_every_feature_on_a_batch_fed_again_decides_the_same(
     kinds = Counter(d["kind"] for d in expected)
     assert kinds["karma"] > 50 and kinds["promo"] > 0, kinds
     assert got == expected
+
+
+async def test_events_sharing_a_transaction_decide_what_events_committed_one_by_one_decide(
+    tmp_path: Path,
+) -> None:
+    """A replay's batch must not hide an event's writes from the events after it: the
+    running bot commits every event, and a replay has to decide as it does."""
+    config = SynthConfig(lines=3_000, members=100, chats=3, seed=11, days=3.0)
+    lines = [dumps(record).encode() for record in generate(config)]
+
+    async def run(name: str, batch_size: int) -> tuple[list[Any], list[Any]]:
+        url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        app = await App.create(default_config(url), database_url=url)
+        log = io.StringIO()
+        try:
+            await replay(app, lines, decisions_out=log, batch_size=batch_size)
+            async with app.db.session() as session:
+                cases = await session.execute(
+                    select(models.Case.id, models.Case.status, models.Case.escalated_at)
+                )
+                events = await session.execute(
+                    select(models.CaseEvent.case_id, models.CaseEvent.action)
+                )
+                rows = [sorted(cases.all()), sorted(events.all())]
+        finally:
+            await app.close()
+        return [json.loads(x) for x in log.getvalue().splitlines()], rows
+
+    one_by_one = await run("one_by_one", 1)
+    batched = await run("batched", 500)
+    kinds = Counter(d["kind"] for d in one_by_one[0])
+    assert kinds["complaint_escalated"] > 0, kinds
+    assert kinds["karma"] > 50 and kinds["promo"] > 0, kinds
+    assert batched == one_by_one
 
 
 async def test_an_error_of_the_input_is_raised_not_retried(make_app: MakeApp) -> None:

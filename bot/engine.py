@@ -35,6 +35,7 @@ from bot.features.base import (
     Feature,
     Outcome,
     Preloads,
+    Prepares,
     Remembers,
 )
 from bot.locales import get_locale
@@ -97,6 +98,8 @@ class Engine:
 
     async def process(self, event: Event) -> Result:
         """Handle one event and return actions and decisions."""
+        if self._batch is None and isinstance(event, Tick):
+            await self._prepare(event)
         if self._batch is not None:
             result = await self._process_in(self._batch, event)
             self._batch_pending += 1
@@ -155,6 +158,26 @@ class Engine:
                     if isinstance(feature, Remembers):
                         feature.reset()
                     log.exception("feature %s failed to preload %s", feature.name, community.name)
+
+    async def _prepare(self, tick: Tick) -> None:
+        """Let the features read for a tick before its transaction (see ``Prepares``).
+
+        A replay's batch does not: it shares its transaction anyway. A feature that fails
+        here is logged and does its reading in the tick, as without preparing.
+        """
+        community = self.config.community(tick.community)
+        if community is None:
+            return
+        for feature in self.features:
+            if not isinstance(feature, Prepares) or not isinstance(tick, feature.handles):
+                continue
+            try:
+                async with self.db.session() as session:
+                    ctx = self._context(Store(session), community, feature, None, tick.at)
+                    if ctx.settings.enabled:
+                        await feature.prepare(ctx)
+            except Exception:
+                log.exception("feature %s failed to prepare tick %s", feature.name, tick.key)
 
     def command_specs(self) -> list[CommandSpec]:
         """Every command the features answer, plus /help."""

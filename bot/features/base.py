@@ -117,6 +117,20 @@ class Preloads(Protocol):
         ...
 
 
+@runtime_checkable
+class Prepares(Protocol):
+    """A feature whose scheduled work reads much: read before the tick's transaction.
+
+    A live tick's transaction holds SQLite's write lock from its first write until its
+    commit; every member's event waits for it meanwhile. What ``prepare`` reads (in a
+    transaction of its own, which writes nothing) costs them no wait.
+    """
+
+    async def prepare(self, ctx: Context[Any]) -> None:
+        """Read and keep what the tick at ``ctx.now`` will need; write nothing."""
+        ...
+
+
 class Feature(Protocol[S_co]):
     """A capability: declares its settings and events, and handles one event at a time."""
 

@@ -91,6 +91,10 @@ class SummaryFeature:
         ),
     )
 
+    def __init__(self) -> None:
+        # Per community: the week and moment a summary was prepared for, and its outcome.
+        self._prepared: dict[str, tuple[str, datetime, Outcome]] = {}
+
     async def handle(self, event: Any, ctx: Ctx) -> Outcome:
         """Post the due summary on a tick; answer ``/summary now``."""
         if isinstance(event, Tick):
@@ -99,31 +103,55 @@ class SummaryFeature:
             return await self._now(event, ctx)
         return Outcome()
 
+    async def prepare(self, ctx: Ctx) -> None:
+        """Compute and draw a due summary before the tick's transaction (see ``Prepares``):
+        reading a busy week takes a second, which members' events would wait for."""
+        week = self._due(ctx)
+        self._prepared.pop(ctx.community.name, None)
+        if await job_done(ctx.store.session, job_key(ctx.community.name, week)):
+            return
+        outcome = await self._work(ctx, week)
+        self._prepared[ctx.community.name] = (week.label, ctx.now, outcome)
+
     async def _tick(self, ctx: Ctx) -> Outcome:
-        settings = ctx.settings
-        community = ctx.community
-        session = ctx.store.session
-        week = due_week(ctx.now, community.timezone, settings.weekday, settings.time)
-        job = job_key(community.name, week)
-        if await job_done(session, job):
+        week = self._due(ctx)
+        job = job_key(ctx.community.name, week)
+        prepared = self._prepared.pop(ctx.community.name, None)
+        if await job_done(ctx.store.session, job):
             return Outcome()  # the usual case: one indexed look-up per tick
         # Compute first and claim last: if computing fails, nothing is marked and the next
         # tick tries again; if another process claimed meanwhile, the work is thrown away.
+        if prepared is not None and prepared[:2] == (week.label, ctx.now):
+            outcome = prepared[2]
+        else:
+            outcome = await self._work(ctx, week)
+        if not await claim_job(ctx.store.session, job, ctx.now):
+            return Outcome()
+        return outcome
+
+    def _due(self, ctx: Ctx) -> IsoWeek:
+        """The week whose summary is due at ``ctx.now``."""
+        settings, community = ctx.settings, ctx.community
+        return due_week(ctx.now, community.timezone, settings.weekday, settings.time)
+
+    async def _work(self, ctx: Ctx, week: IsoWeek) -> Outcome:
+        """The summary of ``week`` as posted on schedule (or why it is skipped)."""
+        settings, community = ctx.settings, ctx.community
         chat = community.section.summary_chat
         outcome = Outcome()
         if chat is None:
             log.info("no summary_chat in %s: summary of %s skipped", community.name, week.label)
             outcome.decisions.append(_skipped(week, "no_summary_chat"))
-        else:
-            async with _chart_ahead(settings) as chart:
-                summary = await compute_summary(session, community, week.label, ctx.now, settings)
-                if summary.is_empty and settings.skip_empty:
-                    outcome.decisions.append(_skipped(week, "empty"))
-                else:
-                    outcome.actions.append(await self._post(summary, chat, ctx, chart))
-                    outcome.decisions.append(_posted(summary, chat, scheduled=True))
-        if not await claim_job(session, job, ctx.now):
-            return Outcome()
+            return outcome
+        async with _chart_ahead(settings) as chart:
+            summary = await compute_summary(
+                ctx.store.session, community, week.label, ctx.now, settings
+            )
+            if summary.is_empty and settings.skip_empty:
+                outcome.decisions.append(_skipped(week, "empty"))
+            else:
+                outcome.actions.append(await self._post(summary, chat, ctx, chart))
+                outcome.decisions.append(_posted(summary, chat, scheduled=True))
         return outcome
 
     async def _now(self, event: CommandIssued, ctx: Ctx) -> Outcome:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 from adapters.console import TestClock
@@ -300,7 +302,7 @@ async def test_a_failure_while_computing_marks_nothing(
 
     async def flaky(summary: Any, language: str, **kwargs: Any) -> bytes:
         calls.append(1)
-        if len(calls) == 1:
+        if len(calls) <= 2:  # prepared ahead of the tick, then again in it
             raise RuntimeError("no fonts today")
         return await real(summary, language, **kwargs)
 
@@ -309,8 +311,72 @@ async def test_a_failure_while_computing_marks_nothing(
     await post(app, 1, local(18, 12))
     first = summaries(await app.engine.handle(tick(local(23, 9))))
     assert first == [] and await jobs(app) == []  # the engine logged the error
+    assert len(calls) == 2
     second = summaries(await app.engine.handle(tick(local(23, 9, 1))))
-    assert len(second) == 1 and len(calls) == 2
+    assert len(second) == 1 and len(calls) == 3
+    assert await jobs(app) == ["summary:demo:2026-W47"]
+
+
+async def test_the_week_is_read_before_the_ticks_transaction_takes_the_write_lock(
+    make_app: MakeApp, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.features.summary.feature import compute_summary as real
+
+    free: list[bool] = []
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        if db_url.startswith("sqlite"):
+            # Members' events write meanwhile: SQLite must not be locked for writing.
+            probe = sqlite3.connect(make_url(db_url).database or "", timeout=0)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.rollback()
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+            finally:
+                probe.close()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr("bot.features.summary.feature.compute_summary", watched)
+    app = await make_app(features=[SummaryFeature()])
+    await post(app, 1, local(18, 12))
+    (sent,) = summaries(await app.engine.handle(tick(local(23, 9))))
+    assert "2026-W47" in sent.text and sent.image is not None
+    assert await jobs(app) == ["summary:demo:2026-W47"]
+    if db_url.startswith("sqlite"):
+        assert free == [True]  # read once, ahead of the tick, with nothing locked
+
+
+async def test_a_failed_preparation_leaves_the_summary_to_the_tick(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.features.summary.feature import compute_summary as real
+
+    calls: list[int] = []
+
+    async def once_broken(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("connection reset")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr("bot.features.summary.feature.compute_summary", once_broken)
+    app = await make_app(features=[SummaryFeature()])
+    await post(app, 1, local(18, 12))
+    (sent,) = summaries(await app.engine.handle(tick(local(23, 9))))
+    assert "2026-W47" in sent.text and len(calls) == 2
+    assert "feature summary failed to prepare tick" in caplog.text
+    assert await jobs(app) == ["summary:demo:2026-W47"]
+
+
+async def test_a_replay_reads_the_week_in_its_own_transaction(make_app: MakeApp) -> None:
+    app = await make_app(features=[SummaryFeature()])
+    await post(app, 1, local(18, 12))
+    async with app.engine.batch():
+        result = await app.engine.process(tick(local(23, 9)))
+    (sent,) = summaries(result.actions)
+    assert "2026-W47" in sent.text
     assert await jobs(app) == ["summary:demo:2026-W47"]
 
 

@@ -98,7 +98,7 @@ class Engine:
 
     async def process(self, event: Event) -> Result:
         """Handle one event and return actions and decisions."""
-        if self._batch is None and isinstance(event, Tick):
+        if self._batch is None and isinstance(event, Tick | CommandIssued):
             await self._prepare(event)
         if self._batch is not None:
             result = await self._process_in(self._batch, event)
@@ -159,25 +159,43 @@ class Engine:
                         feature.reset()
                     log.exception("feature %s failed to preload %s", feature.name, community.name)
 
-    async def _prepare(self, tick: Tick) -> None:
-        """Let the features read for a tick before its transaction (see ``Prepares``).
+    async def _prepare(self, event: Tick | CommandIssued) -> None:
+        """Let the features read for a tick or a command before its transaction (see
+        ``Prepares``).
 
         A replay's batch does not: it shares its transaction anyway. A feature that fails
-        here is logged and does its reading in the tick, as without preparing.
+        here is logged and does its reading in the event, as without preparing.
         """
-        community = self.config.community(tick.community)
+        community = self.config.community(event.community)
         if community is None:
             return
-        for feature in self.features:
-            if not isinstance(feature, Prepares) or not isinstance(tick, feature.handles):
+        if isinstance(event, Tick):
+            chat = None
+            features = [f for f in self.features if isinstance(event, f.handles)]
+        else:
+            chat = event.chat
+            entry = self._commands.get(event.name)
+            features = [] if entry is None else [entry[0]]
+        for feature in features:
+            if not isinstance(feature, Prepares):
                 continue
             try:
                 async with self.db.session() as session:
-                    ctx = self._context(Store(session), community, feature, None, tick.at)
-                    if ctx.settings.enabled:
-                        await feature.prepare(ctx)
+                    ctx = self._context(Store(session), community, feature, chat, event.at)
+                    if not ctx.settings.enabled or not self._allowed(event, ctx):
+                        continue
+                    await feature.prepare(event, ctx)
             except Exception:
-                log.exception("feature %s failed to prepare tick %s", feature.name, tick.key)
+                log.exception("feature %s failed to prepare %s", feature.name, event.key)
+
+    def _allowed(self, event: Event, ctx: Context[Any]) -> bool:
+        """Whether the event's author may give the command (ticks: always)."""
+        if not isinstance(event, CommandIssued):
+            return True
+        _feature, spec = self._commands[event.name]
+        return not spec.moderator_only or ctx.is_moderator(
+            event.author.key, event.author_is_moderator
+        )
 
     def command_specs(self) -> list[CommandSpec]:
         """Every command the features answer, plus /help."""
@@ -366,11 +384,9 @@ class Engine:
         entry = self._commands.get(event.name)
         if entry is None:
             return Outcome()
-        feature, spec = entry
+        feature = entry[0]
         ctx = self._context(store, community, feature, event.chat, event.at)
-        if spec.moderator_only and not ctx.is_moderator(
-            event.author.key, event.author_is_moderator
-        ):
+        if not self._allowed(event, ctx):
             log.info("refused /%s to non-moderator %s", event.name, event.author.key)
             store.session.add(
                 models.ModLogEntry(

@@ -119,15 +119,16 @@ class Preloads(Protocol):
 
 @runtime_checkable
 class Prepares(Protocol):
-    """A feature whose scheduled work reads much: read before the tick's transaction.
+    """A feature whose ticks or commands read much: read before the event's transaction.
 
-    A live tick's transaction holds SQLite's write lock from its first write until its
+    A live event's transaction holds SQLite's write lock from its first write until its
     commit; every member's event waits for it meanwhile. What ``prepare`` reads (in a
     transaction of its own, which writes nothing) costs them no wait.
     """
 
-    async def prepare(self, ctx: Context[Any]) -> None:
-        """Read and keep what the tick at ``ctx.now`` will need; write nothing."""
+    async def prepare(self, event: Any, ctx: Context[Any]) -> None:
+        """Read and keep what handling ``event`` (a tick, or a command of the feature that
+        the member may give) will need; write nothing."""
         ...
 
 

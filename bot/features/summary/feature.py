@@ -94,6 +94,8 @@ class SummaryFeature:
     def __init__(self) -> None:
         # Per community: the week and moment a summary was prepared for, and its outcome.
         self._prepared: dict[str, tuple[str, datetime, Outcome]] = {}
+        # The answer to the last /summary now prepared: its event key, moment and outcome.
+        self._prepared_command: tuple[str, datetime, Outcome] | None = None
 
     async def handle(self, event: Any, ctx: Ctx) -> Outcome:
         """Post the due summary on a tick; answer ``/summary now``."""
@@ -103,9 +105,15 @@ class SummaryFeature:
             return await self._now(event, ctx)
         return Outcome()
 
-    async def prepare(self, ctx: Ctx) -> None:
-        """Compute and draw a due summary before the tick's transaction (see ``Prepares``):
-        reading a busy week takes a second, which members' events would wait for."""
+    async def prepare(self, event: Any, ctx: Ctx) -> None:
+        """Compute and draw a due or asked-for summary before the event's transaction (see
+        ``Prepares``): reading a busy week takes a second, which members' events would wait
+        for."""
+        if isinstance(event, CommandIssued):
+            asked = self._asked(event, ctx)
+            if event.name == FEATURE and not isinstance(asked, Reply):
+                self._prepared_command = (event.key, ctx.now, await self._answer(event, ctx, asked))
+            return
         week = self._due(ctx)
         self._prepared.pop(ctx.community.name, None)
         if await job_done(ctx.store.session, job_key(ctx.community.name, week)):
@@ -155,23 +163,35 @@ class SummaryFeature:
         return outcome
 
     async def _now(self, event: CommandIssued, ctx: Ctx) -> Outcome:
+        week = self._asked(event, ctx)
+        if isinstance(week, Reply):
+            return Outcome(actions=[week])
+        prepared, self._prepared_command = self._prepared_command, None
+        if prepared is not None and prepared[:2] == (event.key, ctx.now):
+            return prepared[2]
+        return await self._answer(event, ctx, week)
+
+    def _asked(self, event: CommandIssued, ctx: Ctx) -> str | Reply | None:
+        """The week ``/summary now`` asks for (None: the last complete one), or the reply
+        saying what is wrong with the arguments."""
         args = [a.lower() for a in event.args]
         if args and args[0] == "now":
             args = args[1:]
-        week: str | None = None
         if len(args) > 1:
             text = ctx.locale.t("core.usage", usage=self.commands[0].usage)
-            return Outcome(actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)])
+            return Reply(chat=event.chat, text=text, reply_to=event.message_id)
         if args and args[0] in CURRENT:
-            week = IsoWeek.of(ctx.now, ctx.community.timezone).label
-        elif args:
+            return IsoWeek.of(ctx.now, ctx.community.timezone).label
+        if args:
             try:
-                week = IsoWeek.parse(args[0].upper()).label
+                return IsoWeek.parse(args[0].upper()).label
             except ValueError as exc:
                 text = ctx.locale.t("summary.bad_week", error=str(exc))
-                return Outcome(
-                    actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)]
-                )
+                return Reply(chat=event.chat, text=text, reply_to=event.message_id)
+        return None
+
+    async def _answer(self, event: CommandIssued, ctx: Ctx, week: str | None) -> Outcome:
+        """The summary ``/summary now`` asked for, posted where it was asked."""
         async with _chart_ahead(ctx.settings) as chart:
             summary = await compute_summary(
                 ctx.store.session, ctx.community, week, ctx.now, ctx.settings

@@ -348,6 +348,42 @@ async def test_the_week_is_read_before_the_ticks_transaction_takes_the_write_loc
         assert free == [True]  # read once, ahead of the tick, with nothing locked
 
 
+async def test_summary_now_reads_the_week_before_its_transaction_and_only_for_moderators(
+    make_chat: MakeChat, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.features.summary.feature import compute_summary as real
+
+    free: list[bool] = []
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        if db_url.startswith("sqlite"):
+            probe = sqlite3.connect(make_url(db_url).database or "", timeout=0)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.rollback()
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+            finally:
+                probe.close()
+        else:
+            free.append(True)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr("bot.features.summary.feature.compute_summary", watched)
+    chat = await make_chat(features=[SummaryFeature()])  # Monday 16 Nov
+    await chat.say("anna", "Wie stelle ich die Bremse ein?")
+    await chat.say("anna", "/summary now")  # refused: nothing is read for her
+    assert free == [] and summaries(chat.sent) == []
+    await chat.say("mod", "/summary now current")
+    await chat.say("mod", "/summary now 2026-W99")  # a bad week: answered, nothing read
+    [posted] = summaries(chat.sent)
+    assert posted.text.split("\n")[0] == "📊 Wochenrückblick demo · 2026-W47"
+    assert free == [True]  # read once, ahead of the command, with nothing locked
+    [decision] = [d.data for d in chat.decisions if d.kind == "summary"]
+    assert decision["week"] == "2026-W47" and decision["by"] == "console:mod"
+
+
 async def test_a_failed_preparation_leaves_the_summary_to_the_tick(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,8 +9,9 @@ at most once per message, and the score is their sum:
   ``outrage``, ``negative``, standalone ``sarcasm`` ("danke für nichts");
 - a negation up to three words before a match in the same clause, with only fillers
   ("so", "wirklich", "that", "a") between, cancels it ("nicht schlecht", "not bad", "kein
-  großes Problem"); a negated praise counts as ``negative`` ("nicht gut"), and a negated
-  resolution is no resolution ("immer noch nicht behoben");
+  großes Problem"); a negated praise counts as ``negative`` ("nicht gut"), but a negated
+  thanks (``polite``: "no thanks") only declines, and a negated resolution is no
+  resolution ("immer noch nicht behoben");
 - ``intensifier`` right before a problem word, ``target`` (the app, the support, "ihr"),
   ``punctuation`` ("!!", "?!"), ``caps`` and ``angry_emoji`` add a little, but only to a
   message that already has a problem signal;
@@ -172,6 +173,8 @@ class _Lexicons:
     stopwords: Mapping[str, frozenset[str]]
     angry_emoji: frozenset[str]
     angry_trigger: re.Pattern[str]
+    # Thanks words: a negated one ("no thanks") declines, it says nothing is bad.
+    polite: re.Pattern[str]
 
 
 def _entries(name: str) -> list[str]:
@@ -416,6 +419,7 @@ def _lexicons() -> _Lexicons:
         stopwords=stopwords,
         angry_emoji=frozenset(angry),
         angry_trigger=re.compile("|".join(re.escape(e) for e in sorted(angry))),
+        polite=_compile(_entries("polite")),
     )
 
 
@@ -503,7 +507,8 @@ def _scan(body: str, lexicons: _Lexicons) -> _Scan:
             negation = _negation(window, lexicons) if name in NEGATABLE else None
             if negation is not None:
                 negated.append(match.group())
-                if name == "praise":  # "nicht so richtig gut" is a complaint word
+                # "nicht so richtig gut" is a complaint word; "no thanks" is not.
+                if name == "praise" and not lexicons.polite.fullmatch(match.group()):
                     hits.setdefault("negative", f"{negation} {match.group()}")
                 continue
             hits.setdefault(name, match.group())

@@ -278,6 +278,11 @@ def test_explanation_of_an_ordinary_message() -> None:
         ("The app is really bad.", True, []),
         ("The app is not that bad.", False, ["bad"]),
         ("I have no idea why the app is broken.", True, []),
+        # A negated thanks declines: nothing is said to be bad.
+        ("No thanks, I'm stuck in meetings all day 😩 Have fun!", False, ["thanks"]),
+        ("No thanks, not today.", False, []),  # no complaint words at all
+        ("No thanks. The support has ignored me for 3 days.", True, ["thanks"]),
+        ("Not good, the app crashes.", True, ["good"]),
     ],
 )
 def test_negation(text: str, is_complaint: bool, negated: list[str]) -> None:
@@ -291,6 +296,9 @@ def test_negation(text: str, is_complaint: bool, negated: list[str]) -> None:
     [
         ("Schon wieder Regen, das nervt total!", "off_target", False),
         ("Rain again, this is so annoying.", "off_target", False),
+        ("Stuck in meetings all day, so annoying 😩", "off_target", False),
+        ("Ich stecke den ganzen Tag in Meetings, nervig 😩", "off_target", False),
+        ("I'm in meetings all day and your app still crashes.", "target", True),
         ("Danke, das Problem ist gelöst!", "resolved", False),
         ("Danke, aber die App stürzt immer noch ab.", "mixed", True),
         ("Thanks, but the app still crashes.", "mixed", True),

@@ -38,6 +38,12 @@ class Locale:
             return key
         return raw.format(**values) if values else raw
 
+    def counted(self, key: str, count: float) -> str:
+        """The key of a text about ``count`` things: ``key_one`` for one, when the
+        language has it ("1 Fall", not "1 Fälle"), else ``key``."""
+        one = f"{key}_one"
+        return one if count == 1 and self._raw(one) is not None else key
+
     def variants(self, key: str) -> tuple[str, ...]:
         """All variants of a text (a list in the locale file), unformatted."""
         raw = self._raw(key)

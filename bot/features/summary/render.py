@@ -273,7 +273,7 @@ class _Builder:
                 (
                     "line",
                     self.t(
-                        "summary.response",
+                        self.locale.counted("summary.response", s.first_responses),
                         median=self.fmt.escape(duration(median)),
                         p90=self.fmt.escape(duration(p90)),
                         count=self.num(s.first_responses),
@@ -300,7 +300,7 @@ class _Builder:
             (
                 "line",
                 self.t(
-                    "summary.promo",
+                    self.locale.counted("summary.promo", s.flagged_members),
                     flags=self.num(s.flags_raised),
                     members=self.num(s.flagged_members),
                     confirmed=self.num(s.promo_confirmed),
@@ -328,7 +328,14 @@ class _Builder:
         if total:
             actions = self.counts("action", s.moderation_actions)
             part.lines.append(
-                ("line", self.t("summary.mod_log", count=self.num(total), actions=actions))
+                (
+                    "line",
+                    self.t(
+                        self.locale.counted("summary.mod_log", total),
+                        count=self.num(total),
+                        actions=actions,
+                    ),
+                )
             )
         else:
             part.lines.append(("line", self.t("summary.mod_log_empty")))

@@ -118,6 +118,35 @@ def test_the_chat_text_in_both_languages(language: str, lines: list[str]) -> Non
         (
             "de",
             [
+                "Erste Antwort eines Menschen: Median 45 min, 90 % innerhalb 2 h (1 Fall)",
+                "Markierungen: 3 (1 Mitglied), bestätigt: 1, verworfen: 2, "
+                "freundlich angestupst: 1",
+                "Mod-Log: 1 Aktion (Verwarnungen 1)",
+            ],
+        ),
+        (
+            "en",
+            [
+                "First human response: median 45 min, 90% within 2 h (1 case)",
+                "Flags: 3 (1 member), confirmed: 1, dismissed: 2, nudged: 1",
+                "Mod log: 1 action (warnings 1)",
+            ],
+        ),
+    ],
+)
+def test_one_of_a_kind_is_counted_in_the_singular(language: str, lines: list[str]) -> None:
+    one = replace(EXPECTED, first_responses=1, flagged_members=1, moderation_actions={"warn": 1})
+    got = render_text(one, get_locale(language)).split("\n")
+    for line in lines:
+        assert line in got
+
+
+@pytest.mark.parametrize(
+    ("language", "lines"),
+    [
+        (
+            "de",
+            [
                 "Aktive Mitglieder: 5 (keine Vorwoche zum Vergleich), neu: 0",
                 "Dialog-Index: – (keine Nachrichten)",
                 "Diese Woche noch kein Karma.",

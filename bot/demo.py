@@ -94,8 +94,10 @@ class Transcript:
                 f"(from {_who(str(d['giver']))}, {d['reason']})"
             )
         if kind == "karma_blocked":
-            receiver = _who(str(d.get("receiver")))
-            return f"[yellow]no karma[/yellow] {receiver}: rule [bold]{d['rule']}[/bold]"
+            # No receiver when the thanks could not be pinned on one helper (ambiguous).
+            receiver = d.get("receiver")
+            whom = f" {_who(str(receiver))}" if receiver else ""
+            return f"[yellow]no karma[/yellow]{whom}: rule [bold]{d['rule']}[/bold]"
         if kind == "promo":
             signals = ", ".join(d["signals"])
             return f"[red]promo flag[/red] {_who(d['user'])} score {d['score']:.2f}: {signals}"

@@ -28,6 +28,7 @@ from bot.events import (
 )
 from bot.features.summary import IsoWeek
 from bot.features.summary.cli import write_reports
+from bot.locales import get_locale
 from bot.replay import replay
 
 SAMPLE = "sample_community.jsonl"
@@ -193,8 +194,10 @@ async def _demo(app: App, out_dir: Path, out: Console) -> int:
     at = await _show(app, out, community, "mod", "/flags", at, chat="mods")
     promo_case = await _open_case(app, community, "promo")
     if promo_case is not None:
+        label = get_locale(app.config.default_community().language).t("promo.button_confirm")
         out.print(
-            f"[bold]mod[/bold] presses [Bestätigen] under case #{promo_case}", highlight=False
+            f"[bold]mod[/bold] presses \\[{escape(label)}] under case #{promo_case}",
+            highlight=False,
         )
         press = ButtonPressed(
             key=f"demo:button:{promo_case}",

@@ -40,6 +40,8 @@ async def test_the_demo_shows_the_sample_week_as_its_guide_describes_it(
     assert "  complaint_escalated: 1\n" in text
     assert "no karma: rule ambiguous" in text and "None" not in text
     assert "promo flag dealz" in text
+    # The moderator presses the button as the review request labels it.
+    assert ("presses [Bestätigen]" if language == "de" else "presses [Confirm]") in text
     week = "2026-W47"
     assert (tmp_path / "out" / f"summary-demo-{week}.html").exists()
     assert (tmp_path / "out" / f"summary-demo-{week}.png").read_bytes().startswith(b"\x89PNG")

@@ -317,40 +317,9 @@ async def test_a_failure_while_computing_marks_nothing(
     assert await jobs(app) == ["summary:demo:2026-W47"]
 
 
-async def test_the_week_is_read_before_the_ticks_transaction_takes_the_write_lock(
-    make_app: MakeApp, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from bot.features.summary.feature import compute_summary as real
-
-    free: list[bool] = []
-
-    async def watched(*args: Any, **kwargs: Any) -> Any:
-        if db_url.startswith("sqlite"):
-            # Members' events write meanwhile: SQLite must not be locked for writing.
-            probe = sqlite3.connect(make_url(db_url).database or "", timeout=0)
-            try:
-                probe.execute("BEGIN IMMEDIATE")
-                probe.rollback()
-                free.append(True)
-            except sqlite3.OperationalError:
-                free.append(False)
-            finally:
-                probe.close()
-        return await real(*args, **kwargs)
-
-    monkeypatch.setattr("bot.features.summary.feature.compute_summary", watched)
-    app = await make_app(features=[SummaryFeature()])
-    await post(app, 1, local(18, 12))
-    (sent,) = summaries(await app.engine.handle(tick(local(23, 9))))
-    assert "2026-W47" in sent.text and sent.image is not None
-    assert await jobs(app) == ["summary:demo:2026-W47"]
-    if db_url.startswith("sqlite"):
-        assert free == [True]  # read once, ahead of the tick, with nothing locked
-
-
-async def test_summary_now_reads_the_week_before_its_transaction_and_only_for_moderators(
-    make_chat: MakeChat, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def watch_reads(monkeypatch: pytest.MonkeyPatch, db_url: str) -> list[bool]:
+    """One entry per reading of a week: whether SQLite was free for others to write then
+    (members' events write meanwhile); always True on PostgreSQL, which has no such lock."""
     from bot.features.summary.feature import compute_summary as real
 
     free: list[bool] = []
@@ -371,6 +340,25 @@ async def test_summary_now_reads_the_week_before_its_transaction_and_only_for_mo
         return await real(*args, **kwargs)
 
     monkeypatch.setattr("bot.features.summary.feature.compute_summary", watched)
+    return free
+
+
+async def test_the_week_is_read_before_the_ticks_transaction_takes_the_write_lock(
+    make_app: MakeApp, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free = watch_reads(monkeypatch, db_url)
+    app = await make_app(features=[SummaryFeature()])
+    await post(app, 1, local(18, 12))
+    (sent,) = summaries(await app.engine.handle(tick(local(23, 9))))
+    assert "2026-W47" in sent.text and sent.image is not None
+    assert await jobs(app) == ["summary:demo:2026-W47"]
+    assert free == [True]  # read once, ahead of the tick, with nothing locked
+
+
+async def test_summary_now_reads_the_week_before_its_transaction_and_only_for_moderators(
+    make_chat: MakeChat, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free = watch_reads(monkeypatch, db_url)
     chat = await make_chat(features=[SummaryFeature()])  # Monday 16 Nov
     await chat.say("anna", "Wie stelle ich die Bremse ein?")
     await chat.say("anna", "/summary now")  # refused: nothing is read for her

@@ -249,7 +249,8 @@ class Engine:
             self._forget()
         self._log_replies(event, result)
         await self._persist(store, community, event, result)
-        await _flush(store)
+        if self._batch is not None:  # the running bot's commit comes next and flushes
+            await _flush(store)
         elapsed = (time.perf_counter() - started) * 1000
         if elapsed > 250:
             # Live, a slow event delays everyone's answers; in a batch replay it only matters

@@ -26,6 +26,7 @@ class SqliteDirect:
     """SQLite's connection (``InlineConnection``: calls run on the event loop's thread)."""
 
     __slots__ = ("connection",)
+    dialect = "sqlite"
 
     def __init__(self, connection: InlineConnection) -> None:
         self.connection = connection
@@ -65,6 +66,7 @@ class PgDirect:
     """
 
     __slots__ = ("_adapted", "_connection", "_dialect")
+    dialect = "postgresql"
 
     def __init__(self, adapted: Any, dialect: Dialect) -> None:
         self._adapted = adapted

@@ -82,7 +82,7 @@ class Prebuilt:
         if direct is None:
             stmt = self.statement(session.get_bind().dialect.name)
             return await _changed(session, stmt, params)
-        compiled = self._compile(session, tuple(params))
+        compiled = self._compile(session, direct, tuple(params))
         return bool(await direct.write(compiled.sql, compiled.values(params)))
 
     async def insert(self, session: AsyncSession, params: dict[str, Any]) -> int:
@@ -96,7 +96,7 @@ class Prebuilt:
             return int(result.scalar_one())
         # SQLite gives the id with the cursor; PostgreSQL returns it.
         returning = isinstance(direct, PgDirect)
-        compiled = self._compile(session, tuple(params), returning=returning)
+        compiled = self._compile(session, direct, tuple(params), returning=returning)
         return await direct.insert(compiled.sql, compiled.values(params))
 
     async def run_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -108,20 +108,25 @@ class Prebuilt:
             stmt = self.statement(session.get_bind().dialect.name)
             await _changed(session, stmt, rows)
             return
-        compiled = self._compile(session, tuple(rows[0]))
+        compiled = self._compile(session, direct, tuple(rows[0]))
         await direct.write(compiled.sql, [compiled.values(row) for row in rows], many=True)
 
     def _compile(
-        self, session: AsyncSession, keys: tuple[str, ...], *, returning: bool = False
+        self,
+        session: AsyncSession,
+        direct: Direct,
+        keys: tuple[str, ...],
+        *,
+        returning: bool = False,
     ) -> _Compiled:
-        dialect = session.get_bind().dialect
-        compiled = self._compiled.get((dialect.name, returning, keys))
+        compiled = self._compiled.get((direct.dialect, returning, keys))
         if compiled is None:
+            dialect = session.get_bind().dialect
             stmt = self.statement(dialect.name)
             if returning:
                 stmt = stmt.returning(stmt.table.c.id)
             compiled = _Compiled(stmt, keys, dialect)
-            self._compiled[(dialect.name, returning, keys)] = compiled
+            self._compiled[(direct.dialect, returning, keys)] = compiled
         return compiled
 
 
@@ -266,7 +271,7 @@ class Query:
         direct = await _direct(session)
         if direct is None:
             return [tuple(row) for row in (await session.execute(self.stmt, params)).all()]
-        plan = self._plan(session)
+        plan = self._plan(session, direct)
         sql, values = plan.bound(params)
         if plan.converted is None:
             # PostgreSQL's conversions depend on the types the server gives the columns.
@@ -286,7 +291,7 @@ class Query:
             async for part in result.partitions(size):
                 yield [tuple(row) for row in part]
             return
-        plan = self._plan(session)
+        plan = self._plan(session, direct)
         sql, values = plan.bound(params)
         cursor = await direct.cursor(sql, values)
         try:
@@ -306,11 +311,11 @@ class Query:
         rows = await self.all(session, params)
         return rows[0] if rows else None
 
-    def _plan(self, session: AsyncSession) -> _Plan:
-        dialect = session.get_bind().dialect
-        plan = self._plans.get(dialect.name)
+    def _plan(self, session: AsyncSession, direct: Direct) -> _Plan:
+        plan = self._plans.get(direct.dialect)
         if plan is None:
-            plan = self._plans[dialect.name] = _Plan(self.stmt.compile(dialect=dialect), dialect)
+            dialect = session.get_bind().dialect
+            plan = self._plans[direct.dialect] = _Plan(self.stmt.compile(dialect=dialect), dialect)
         return plan
 
 
@@ -976,7 +981,7 @@ class Cases:
             "score": score,
             "summary": summary,
         }
-        await _CASE_EVIDENCE.run(self.session, values)
+        await _CASE_SET.run(self.session, values)
         await _CASE_EVENT.run(
             self.session,
             {"case_id": case.id, "actor": None, "action": "evidence", "note": note, "at": at},
@@ -999,7 +1004,7 @@ class Cases:
         """Mark a case escalated at ``at``, with its history row and the mod log's ``log``
         (every column of models.ModLogEntry but its id)."""
         assert case.id is not None
-        await _CASE_ESCALATED.run(self.session, {"where_id": case.id, "escalated_at": at})
+        await _CASE_SET.run(self.session, {"where_id": case.id, "escalated_at": at})
         await _CASE_EVENT.run(
             self.session,
             {"case_id": case.id, "actor": None, "action": "escalated", "note": None, "at": at},
@@ -1065,7 +1070,8 @@ _OPEN_CASE = Query(
     .order_by(col(_CASE.id))
     .limit(1)
 )
-_CASE_EVIDENCE = Prebuilt(
+# UPDATE cases SET <the columns given> WHERE id = :where_id (compiled per set of columns).
+_CASE_SET = Prebuilt(
     lambda _dialect: update(_table("cases")).where(_table("cases").c.id == bindparam("where_id"))
 )
 _CASES = SQLModel.metadata.tables["cases"]
@@ -1074,9 +1080,6 @@ _CASE_EVENT = Prebuilt(lambda _dialect: insert(_table("case_events")))
 _FLAG = Prebuilt(lambda _dialect: insert(_table("flags")))
 _COMPLAINT = Prebuilt(lambda _dialect: insert(_table("complaints")))
 _MOD_LOG = Prebuilt(lambda _dialect: insert(_table("mod_log")))
-_CASE_ESCALATED = Prebuilt(
-    lambda _dialect: update(_CASES).where(_CASES.c.id == bindparam("where_id"))
-)
 
 
 class Outbox:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlmodel import col
 
 from adapters.base import Delivery, EventSink
 from bot.actions import (
@@ -333,6 +334,16 @@ async def _stored_messages(app: App) -> int:
         return int((await session.execute(count)).scalar_one())
 
 
+async def _ticked(app: App) -> None:
+    """Return once a tick is stored (the runtime ticks when it starts)."""
+    while True:
+        async with app.db.session() as session:
+            ticks = select(func.count()).select_from(models.ProcessedEvent)
+            if await session.scalar(ticks.where(col(models.ProcessedEvent.kind) == "Tick")):
+                return
+        await asyncio.sleep(0.01)
+
+
 async def test_a_full_disk_stops_the_bot_with_a_clear_error_and_keeps_what_was_stored(
     make_app: MakeApp, db_url: str
 ) -> None:
@@ -356,9 +367,12 @@ async def test_a_full_disk_stops_the_bot_with_a_clear_error_and_keeps_what_was_s
         cursor.close()
 
     event.listen(app.db.engine.sync_engine, "connect", full)
-    # Disposing the pool while the start-up outbox recovery holds a connection would
-    # orphan that connection; it is done by now.
+    # Disposing the pool while the start-up outbox recovery or the first tick (which
+    # reads for the weekly summary in a session of its own first) holds a connection
+    # would orphan that connection; both are done by then.
     await asyncio.wait_for(runtime.recovered.wait(), 5)
+    await asyncio.wait_for(_ticked(app), 5)
+    await asyncio.wait_for(runtime._idle.wait(), 5)
     await app.db.engine.dispose()
     long_text = "x" * 200_000  # needs new pages
     await adapter.sink(message(2, long_text, "bob"))

@@ -1000,15 +1000,24 @@ class Cases:
         """Store a complaint (every column of models.Complaint but its id)."""
         await _COMPLAINT.run(self.session, values)
 
-    async def escalate(self, case: models.Case, at: datetime, log: dict[str, Any]) -> None:
-        """Mark a case escalated at ``at``, with its history row and the mod log's ``log``
-        (every column of models.ModLogEntry but its id)."""
+    async def escalate(self, case: models.Case, at: datetime, action: str) -> None:
+        """Mark a case escalated at ``at``, with its history row and a mod log row of
+        ``action`` about its subject."""
         assert case.id is not None
         await _CASE_SET.run(self.session, {"where_id": case.id, "escalated_at": at})
         await _CASE_EVENT.run(
             self.session,
             {"case_id": case.id, "actor": None, "action": "escalated", "note": None, "at": at},
         )
+        log = {
+            "community": case.community,
+            "actor": None,
+            "action": action,
+            "target": case.subject,
+            "case_id": case.id,
+            "detail": "",
+            "at": at,
+        }
         await _MOD_LOG.run(self.session, log)
         # The instance says so too, without becoming a change of its own to flush.
         set_committed_value(case, "escalated_at", at)

@@ -572,19 +572,7 @@ class ComplaintsFeature:
         target = ctx.community.section.moderator_chat
         for case in due:
             assert case.id is not None
-            await store.cases.escalate(
-                case,
-                now,
-                {
-                    "community": ctx.community.name,
-                    "actor": None,
-                    "action": "complaint_escalated",
-                    "target": case.subject,
-                    "case_id": case.id,
-                    "detail": "",
-                    "at": now,
-                },
-            )
+            await store.cases.escalate(case, now, "complaint_escalated")
             if target is not None:
                 hours = int((now - case.opened_at).total_seconds() // 3600)
                 text = ctx.locale.t(

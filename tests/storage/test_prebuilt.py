@@ -30,6 +30,12 @@ async def pg_url(request: pytest.FixtureRequest) -> str:
     return await empty_postgres(request)
 
 
+async def _claimed(db: Database) -> list[str]:
+    """The event keys the database holds."""
+    async with db.session() as session:
+        return list((await session.execute(select(col(models.ProcessedEvent.key)))).scalars())
+
+
 async def _count(db: Database, model: type[SQLModel]) -> int:
     async with db.session() as session:
         stmt = select(func.count()).select_from(model)
@@ -179,8 +185,7 @@ async def test_writes_after_a_commit_land_in_the_next_transaction(db_url: str) -
             await session.begin()
             assert await store.events.claim("k3", "message", "demo", AT)
             await session.commit()
-        async with db.session() as session:
-            keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
+        keys = await _claimed(db)
         assert sorted(keys) == ["k1", "k3"]
     finally:
         await db.dispose()
@@ -427,8 +432,7 @@ async def test_postgres_writes_on_the_driver_belong_to_the_sessions_transaction(
             assert await store.events.claim("k2", "message", "demo", AT)
             assert not await store.events.claim("k2", "message", "demo", AT)
             await session.commit()
-        async with db.session() as session:
-            keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
+        keys = await _claimed(db)
         assert keys == ["k2"]
     finally:
         await db.dispose()
@@ -450,8 +454,7 @@ async def test_a_lost_postgres_connection_is_a_passing_error_and_the_next_sessio
         assert is_transient(lost.value)
         async with db.session() as session:
             assert await Store(session).events.claim("k3", "message", "demo", AT)
-        async with db.session() as session:
-            keys = (await session.execute(select(col(models.ProcessedEvent.key)))).scalars().all()
+        keys = await _claimed(db)
         assert keys == ["k3"]
     finally:
         await db.dispose()

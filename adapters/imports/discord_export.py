@@ -301,7 +301,8 @@ def _timestamp(value: Any) -> datetime:
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     if not plausible(at):
         raise _BadMessage(f"timestamp: must be {TIME_RANGE}: {value!r}")
-    return at
+    # Exports give local offsets; the bot works in UTC (one zone object, quick to compare).
+    return at.astimezone(UTC)
 
 
 def _member(user: Any) -> Member | None:

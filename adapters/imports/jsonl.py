@@ -216,13 +216,16 @@ class JsonlReader:
             return LineError(number, "ts: needs a time zone, e.g. 2026-11-20T10:00:00Z")
         if not plausible(record.ts):
             return LineError(number, f"ts: must be {TIME_RANGE}")
+        # One shared time zone: pydantic gives every parsed time a zone object of its own,
+        # and times in different zone objects compare and subtract several times slower.
+        at = record.ts.astimezone(UTC)
         too_long = self._long_key(record)
         if too_long is not None:
             return LineError(number, too_long)
         community = self.community_of(record.community)
         if community is None:
             return LineError(number, f"community: unknown community {record.community!r}")
-        return LineEvent(number, self._event(record, community))
+        return LineEvent(number, self._event(record, community, at))
 
     def _long_key(self, record: JsonlMessage | JsonlReaction) -> str | None:
         """The field whose key ("<platform>:<id>") storage cannot hold, or None."""
@@ -237,7 +240,7 @@ class JsonlReader:
                 return f"{field}: at most {room} characters (keys are {self.platform}:<id>)"
         return None
 
-    def _event(self, record: JsonlMessage | JsonlReaction, community: str) -> Event:
+    def _event(self, record: JsonlMessage | JsonlReaction, community: str, at: datetime) -> Event:
         chat = f"{self.platform}:{record.chat}"
         if isinstance(record, JsonlReaction):
             cls = ReactionRemoved if record.removed else ReactionAdded
@@ -245,7 +248,7 @@ class JsonlReader:
                 key=f"{chat}:reaction:{record.id}",
                 community=community,
                 chat=chat,
-                at=record.ts,
+                at=at,
                 message_id=record.message_id,
                 user=self.member(record.user),
                 emoji=record.emoji,
@@ -258,7 +261,7 @@ class JsonlReader:
                 key=key,
                 community=community,
                 chat=chat,
-                at=record.ts,
+                at=at,
                 name=command.name,
                 args=command.args,
                 author=author,
@@ -269,7 +272,7 @@ class JsonlReader:
             key=key,
             community=community,
             chat=chat,
-            at=record.ts,
+            at=at,
             message_id=record.id,
             author=author,
             text=record.text,

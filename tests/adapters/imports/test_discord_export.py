@@ -169,6 +169,7 @@ def test_the_messages_carry_what_the_export_says() -> None:
     assert {e.community for e in events(items)} == {"demo"}
     question = posts[mid(2)]
     assert question.at == datetime(2026, 11, 16, 9, 1, tzinfo=UTC)  # written as 10:01+01:00
+    assert question.at.tzinfo is UTC
     answer = posts[mid(3)]
     assert (answer.author.key, answer.author.name, answer.author.username) == (BOB, "Bob", "bob")
     assert (answer.reply_to, answer.chat, answer.thread) == (mid(2), HELP, None)

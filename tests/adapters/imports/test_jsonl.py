@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -58,6 +59,9 @@ def test_reaction_lines_become_reaction_events() -> None:
     assert added.event.user.key == "chat:7" and added.event.emoji == "👍"
     assert isinstance(taken, LineEvent) and isinstance(taken.event, ReactionRemoved)
     assert added.event.key != taken.event.key
+    # Written as 10:01+01:00: the same moment, in UTC.
+    assert added.event.at == datetime(2026, 11, 20, 9, 1, tzinfo=UTC)
+    assert added.event.at.tzinfo is UTC
 
 
 def test_command_text_becomes_command() -> None:

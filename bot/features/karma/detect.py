@@ -46,6 +46,7 @@ _VARIATION = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 # Tokens: runs of letters and digits, or one other visible character (emoji, "/", "#").
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
 _WORD = re.compile(r"[^\W_]+")
+_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,8 @@ def _phrase_pattern(phrase: str) -> str:
     elif first.isascii():
         body = r"(?<!\S)" + body  # "/s" only as a marker of its own, not inside a link
     if last.isalnum():
-        body += r"(?!\w)"
+        # Not inside a hyphenated compound either: "Danke-Button" names no thanks.
+        body += r"(?!\w|-\w)"
     if final:
         body += _FINAL
     return body
@@ -198,6 +200,8 @@ def _hits(lexicon: _Lexicon, body: str) -> Iterator[tuple[re.Match[str], _Phrase
 def scan_thanks(body: str, language: str | None) -> ThanksScan:
     """Scan a folded message body (quotes and code removed) for thanks and what cancels it."""
     lexicon = _lexicon(_languages(language))
+    # Phones type a typographic apostrophe ("you’re the best"); the lexicons have "'".
+    body = body.translate(_APOSTROPHES)
     found: ThanksMatch | None = None
     weak: ThanksMatch | None = None
     cancelled: str | None = None
@@ -252,7 +256,8 @@ def scan_thanks(body: str, language: str | None) -> ThanksScan:
 def might_thank(text: str, language: str | None) -> bool:
     """A cheap pre-check without the full text analysis: False means surely no thanks."""
     lexicon = _lexicon(_languages(language))
-    folded = text.casefold()
+    # Styled letters ("𝐭𝐡𝐚𝐧𝐤𝐬", "ＴＨＸ") as the full analysis reads them.
+    folded = text.casefold() if text.isascii() else textlib.fold(text)
     words = _WORD.findall(folded)
     if not lexicon.words.isdisjoint(words):
         return True

@@ -83,6 +83,39 @@ GERMAN = [
     ("Danke, Merkel", None),
     ("Kann mir jemand helfen? 🙏", None),
     ("Wie viel Gepäck ist realistisch? Danke im Voraus für eure Tipps! 🙏", None),
+    # A helper's wish, a doubt, or nothing worked: no success report.
+    ("Versuch mal den Cache zu löschen. Hoffe, das hilft!", None),
+    ("Probier mal X, keine Ahnung ob das hilft.", None),
+    ("hoffe es läuft jetzt!", None),
+    ("Hab alles probiert, nichts hat geholfen.", None),
+    ("nix läuft jetzt!", None),
+    ("Das hat geklappt!", "hat geklappt"),
+    ("Hat es geklappt?", None),
+    ("jetzt gehts!", "jetzt gehts"),
+    # 🙏 as "please", refusals, and answers to wishes or to "how are you".
+    ("bitte um hilfe 🙏", None),
+    ("nö danke", None),
+    ("Danke, kein Bedarf", None),
+    ("danke, dir auch!", None),
+    ("Danke dir auch, @anna!", "danke"),
+    ("Danke, gleichfalls!", None),
+    ("gut, danke und dir?", None),
+    ("danke für nix", None),
+    ("danke euch vorab", None),
+    ("merci trotzdem", None),
+    # Talking about thanks, or about the bot's thanks.
+    ("er hat nicht mal danke gesagt", None),
+    ("musst dich nicht bedanken 😊", None),
+    ("Gibt es hier einen Danke-Button?", None),
+    ("danke-schön!", "danke schön"),
+    ("Ich wollte nur danke sagen!", "danke"),
+    # Typographic apostrophes, dialect, and more ways to say it.
+    ("Vergelt’s Gott!", "vergelt's gott"),
+    ("Dankschön für die Hilfe", "dankschön"),
+    ("Großen Dank an @bob!", "grossen dank"),
+    ("Dank an @bob für die Hilfe", "dank an"),
+    ("ich bin euch mega dankbar!", "mega dankbar"),
+    ("Ich wäre echt dankbar für einen Tipp", None),
 ]
 
 ENGLISH = [
@@ -159,6 +192,39 @@ ENGLISH = [
     ("thanks but no thanks", None),
     ("Any idea what this noise is? 🙏", None),
     ("Thanks in advance 🙏", None),
+    # A helper's wish, a doubt, or nothing worked: no success report.
+    ("hope that helped!", None),
+    ("try clearing the cache, hope it works now!", None),
+    ("glad it worked!", None),
+    ("not sure if it worked.", None),
+    ("none of that worked.", None),
+    ("I think it worked!", "it worked"),
+    ("that fixed it!", "that fixed it"),
+    ("hope this helps!", None),
+    ("Thanks @bob, that helps!", "thanks"),
+    # 🙏 as "please", refusals, answers to wishes or to "how are you".
+    ("please help 🙏", None),
+    ("nah, I'm good, thanks", None),
+    ("thanks, but I'll pass", None),
+    ("thanks, you too!", None),
+    ("fine thanks, you?", None),
+    ("ok good, thanks!", "thanks"),
+    ("thx anyways", None),
+    ("thx in adv!", None),
+    ("thanks, I'll try it anyway", "thanks"),
+    # Talking about thanks.
+    ("he didn't even say thanks", None),
+    ("remember to say thanks when someone helps you!", None),
+    ("no need for thanks 😊", None),
+    ("help would be appreciated, appreciate it if someone looks", None),
+    # Typographic apostrophes, styled letters and more ways to say it.
+    ("you’re the best!", "you're the best"),
+    ("I’d appreciate it if someone could help", None),
+    ("ＴＨＸ", "thx"),
+    ("𝐭𝐡𝐚𝐧𝐤𝐬", "thanks"),
+    ("much obliged", "much obliged"),
+    ("i owe you one 🍺", "owe you one"),
+    ("worked like a charm", "worked like a charm"),
 ]
 
 

@@ -28,6 +28,8 @@ from bot.text import Analysed, Link, analyse
 CLIP = 3.0
 ALPHA = 1.0
 SEED_FILE = "promo_seed.jsonl"
+# Link kinds with a signal of their own (invite_link, shortener).
+OWN_SIGNAL = frozenset({"invite", "telegram", "shortener"})
 
 
 def features(
@@ -43,6 +45,8 @@ def features(
     found = {"<num>" if t.isdigit() else t for t in tokens if len(t) > 1}
     for link in links:
         found.add("<link>")
+        if link.kind in OWN_SIGNAL:
+            continue  # counted once, by its signal: the classifier would count it again
         found.add(f"<link:{link.kind}>")
         found.add("<host:" + ".".join(link.host.rsplit(".", 2)[-2:]) + ">")
     if analysed.mentions:

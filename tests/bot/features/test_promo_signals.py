@@ -262,6 +262,33 @@ def test_seed_answers_with_documentation_links_are_not_flagged() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        (
+            "Hier der Einladungslink für unseren Discord, den du wolltest: https://discord.gg/abc123",
+            False,
+        ),
+        (
+            "Klar, hier ist der Link zu unserer Telegram-Gruppe für die Radtour: https://t.me/+Ab12Cd34Ef",
+            False,
+        ),
+        (
+            "Here's the invite to the Python Discord you asked about: https://discord.gg/python",
+            False,
+        ),
+        ("💰 Join our crypto pump group, 10x every week!! https://t.me/+pump2026 🚀🚀🚀", True),
+        ("🔥 Nur heute -70 % Rabatt, mehr Deals in der Gruppe: https://t.me/dealz_bikeparts", True),
+    ],
+)
+def test_an_invite_link_is_counted_once(text: str, flagged: bool) -> None:
+    # The link has its signal (invite_link); the classifier does not count it a second time,
+    # so a member who shares an invite they were asked for is not flagged for it.
+    scored = score_message(analyse(text), SETTINGS, seed_model(), is_reply=True)
+    assert (scored.content >= SETTINGS.flag_threshold) is flagged
+    assert "invite_link" in {s.name for s in scored.signals}
+
+
+@pytest.mark.parametrize(
     ("text", "spam"),
     [
         ("Nur diese Woche: Krypto-Kurs mit 40% Rabatt, Anmeldung per PN", True),

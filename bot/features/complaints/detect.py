@@ -16,15 +16,17 @@ at most once per message, and the score is their sum:
   ``punctuation`` ("!!", "?!"), ``caps`` and ``angry_emoji`` add a little, but only to a
   message that already has a problem signal;
 - ``help`` questions ("wie kann ich…", "how do I…"), ``praise`` and ``resolved`` subtract;
-  praise does not subtract when the message also names a concrete problem ("mixed"), and
+  praise does not subtract when the message also names a concrete problem or a
+  high-severity matter ("mixed": "thanks for everything, but a mod harassed me"), and
   an ironic opener before a problem ("Toll, schon wieder kaputt") adds ``sarcasm``;
 - venting about the ``weather`` or one's ``personal`` life (the train, a cold) is not a
   complaint unless the message also names the product, money, access or a high-severity
   matter: ``off_target`` cancels every problem signal;
-- high-severity categories (``safety``, ``legal``, ``data_loss``, ``harassment``,
-  ``grief``, ``health``) add enough to make a complaint on their own; ``safety``, ``grief``
-  and ``health`` only count with a target or another problem signal (a funeral alone is
-  not a complaint about the community);
+- high-severity categories (``crisis``: thoughts of suicide or self-harm, ``safety``,
+  ``legal``, ``data_loss``, ``harassment``, ``grief``, ``health``) add enough to make a
+  complaint on their own; ``safety``, ``grief`` and ``health`` only count with a target or
+  another problem signal (a funeral alone is not a complaint about the community), while
+  ``crisis`` always counts: whatever it is about, a person must answer, not a joke;
 - English messages may get a ``vader`` signal (vaderSentiment's compound score <= -0.5)
   when vaderSentiment is installed and the message already has a problem signal.
 
@@ -49,7 +51,7 @@ Severity = Literal["low", "medium", "high"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high")
 DEFAULT_THRESHOLD = 0.4
 
-HIGH = ("safety", "legal", "data_loss", "harassment", "grief", "health")
+HIGH = ("crisis", "safety", "legal", "data_loss", "harassment", "grief", "health")
 # High-severity categories that need a target or another problem signal to count.
 HIGH_NEEDS_CONTEXT = frozenset({"safety", "grief", "health"})
 MEDIUM = frozenset({"money", "blocked", "repeat"})
@@ -74,7 +76,7 @@ NEGATABLE = frozenset(
 # Categories an intensifier right before the match strengthens.
 INTENSIFIABLE = frozenset({"broken", "outrage", "negative"})
 # Categories that keep weather or personal venting from being off target.
-ON_TARGET = frozenset({"target", "money", "blocked", "legal", "harassment", "data_loss"})
+ON_TARGET = frozenset({"target", "money", "blocked", "crisis", "legal", "harassment", "data_loss"})
 # Regex lexicons (``complaints_<name>`` in the locale files).
 _REGEX_LEXICONS = (
     *PROBLEMS,
@@ -99,6 +101,7 @@ WEIGHTS: Mapping[str, float] = {
     "negative": 0.25,
     "sarcasm": 0.45,
     "irony": 0.25,
+    "crisis": 0.6,
     "safety": 0.6,
     "legal": 0.6,
     "data_loss": 0.6,
@@ -572,7 +575,8 @@ def detect(
     if ironic:
         add("sarcasm", hits["irony"], WEIGHTS["irony"])
     if "praise" in hits and "sarcasm" not in hits and not ironic:
-        if concrete and "resolved" not in hits:
+        serious = any(s.name in HIGH and s.weight > 0 for s in signals)
+        if (concrete or serious) and "resolved" not in hits:
             add("mixed", hits["praise"], 0.0)  # praise does not cancel a named problem
         else:
             add("praise", hits["praise"])

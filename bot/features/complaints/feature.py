@@ -302,7 +302,9 @@ class ComplaintsFeature:
         # The name is the member's own choice: "@everyone" or "<@&role>" must ping nobody.
         name = textlib.defuse_mentions(event.author.name)
         text = options[index].format(name=name, hours=hours)
-        if result.has("safety") or result.has("health"):
+        if result.has("crisis"):
+            text += " " + locale.t("complaints.crisis_note")
+        elif result.has("safety") or result.has("health"):
             text += " " + locale.t("complaints.safety_note")
         return text
 

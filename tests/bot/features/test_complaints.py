@@ -127,6 +127,29 @@ async def test_a_safety_complaint_adds_the_emergency_note(make_chat: MakeChat) -
 
 
 @pytest.mark.parametrize(
+    ("language", "text", "note"),
+    [
+        ("de", "Ich will einfach nicht mehr leben", "TelefonSeelsorge"),
+        ("en", "honestly i want to end it all", "findahelpline.com"),
+    ],
+)
+async def test_thoughts_of_suicide_get_the_crisis_note_and_no_joke(
+    make_chat: MakeChat, language: str, text: str, note: str
+) -> None:
+    chat = await make_chat(features=[ComplaintsFeature()], language=language)
+    await chat.say("alice", text)
+    [reply] = replies(chat)
+    hours = get_locale(language).t("complaints.support_hours")
+    crisis = get_locale(language).t("complaints.crisis_note")
+    assert note in crisis and reply.text.endswith(" " + crisis)
+    assert reply.text.removesuffix(" " + crisis) in variants(language, "high", hours)
+    # The moderators are told at once, not at the next escalation.
+    [review] = reviews(chat)
+    assert review.chat == "console:mods" and "alice" in review.text
+    assert decisions(chat, "complaint")[0].data["severity"] == "high"
+
+
+@pytest.mark.parametrize(
     ("who", "how", "resolves"),
     [
         ("mod", "reply to the complaint", True),

@@ -117,6 +117,15 @@ GERMAN = [
     ("Geht das auch ohne Anmeldung?", False, None),
     ("Die Rückerstattung kam nach zwei Tagen an, top!", False, None),
     ("Seit dem letzten Update ist mein Spielstand weg 😡", True, "high"),
+    # thoughts of suicide or self-harm: always high, whatever they are about
+    ("alles scheiße, ich will einfach nicht mehr leben", True, "high"),
+    ("ich will mich umbringen, nichts funktioniert mehr", True, "high"),
+    ("seit ihr mich gesperrt habt, will ich nicht mehr leben…", True, "high"),
+    ("Ich bin so lebensmüde, ich ritze mich wieder", True, "high"),
+    ("Ich könnte ihn umbringen, der Kurier kam schon wieder nicht", False, None),
+    # praise does not cancel a high-severity matter
+    ("Der Akku vom Gerät ist aufgebläht und wird super heiß, ist das normal??", True, "high"),
+    ("Danke für alles, aber ein Mod hat mir anzügliche Nachrichten geschickt", True, "high"),
 ]
 
 ENGLISH = [
@@ -216,6 +225,15 @@ ENGLISH = [
     ("The app keeps crashing, please fix it.", True, "medium"),
     ("Not sure if this is a bug, how do I report it?", False, None),
     ("Can I get a refund for the extra month?", False, None),
+    # thoughts of suicide or self-harm: always high, whatever they are about
+    ("everything is shit, i want to end it all", True, "high"),
+    ("now i got banned too and honestly i don't want to live anymore", True, "high"),
+    ("i want to kill myself, even your app doesn't work", True, "high"),
+    ("the app is so broken i'm gonna kill myself lol", True, "high"),
+    ("I've been self-harming again and nobody here cares", True, "high"),
+    # praise does not cancel a high-severity matter
+    ("The battery gets super hot, is that dangerous?", True, "high"),
+    ("Love this community, but one of the mods sent me sexual messages last night", True, "high"),
 ]
 
 

@@ -212,6 +212,11 @@ _CONFUSABLE_OR_ASTRAL_RE = re.compile(
 )
 _ASTRAL_CONFUSABLES = frozenset(chr(cp) for cp in _confusables() if cp > 0xFFFF)
 _WORD_RE = re.compile(r"\w+")
+# Words of negative circled or squared letters ("🅳🅼 🅼🅴") have no NFKC form; one such
+# letter alone stays what it is (🅰️ 🅱️ 🅾️ 🅿️ are emoji).
+_ENCLOSED = "[\U0001f150-\U0001f169\U0001f170-\U0001f189]\ufe0f?"
+_ENCLOSED_WORD_RE = re.compile(f"(?:{_ENCLOSED}){{2,}}")
+_ENCLOSED_LETTER_RE = re.compile(_ENCLOSED)
 _SPACES_RE = re.compile(r"[^\S\n]{2,}|[^\S \n]")
 _DOUBLE_SPACE_RE = re.compile(" {2,}")
 _NEWLINE_SPACES_RE = re.compile(r" ?\n ?")
@@ -349,6 +354,8 @@ def _prepare(text: str) -> str:
         or "\uffa0" in text
     ):  # the invisible characters that str.isprintable() lets through
         text = _INVISIBLE_RE.sub("", text)
+    if text and max(text) >= "\U0001f150" and _ENCLOSED_WORD_RE.search(text) is not None:
+        text = _ENCLOSED_WORD_RE.sub(_enclosed_word, text)
     text = unicodedata.normalize("NFKC", text)
     for _ in range(8):
         changed = _ZWJ_RE.sub(_zwj, text) if "\u200d" in text else text
@@ -357,6 +364,12 @@ def _prepare(text: str) -> str:
             break
         text = unicodedata.normalize("NFKC", changed)
     return text
+
+
+def _enclosed_word(match: re.Match[str]) -> str:
+    return _ENCLOSED_LETTER_RE.sub(
+        lambda m: chr(ord("A") + (ord(m.group()[0]) - 0x1F150) % 0x20), match.group()
+    )
 
 
 def _collapse(text: str) -> str:

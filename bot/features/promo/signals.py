@@ -290,7 +290,7 @@ def message_signals(
     calls = hits[DM_CALLS]
     if calls:
         found.append(Signal("dm_call", 1.0, ", ".join(dict.fromkeys(calls))))
-    words = hits[WORDS]
+    words = hits[WORDS] + _host_words(links)
     if words:
         distinct = list(dict.fromkeys(words))
         found.append(Signal("promo_words", min(1.0, len(distinct) / 3), ", ".join(distinct)))
@@ -301,6 +301,17 @@ def message_signals(
         ratio = caps_ratio(analysed.clean)
         if ratio >= settings.caps_flood:
             found.append(Signal("caps_flood", 1.0, f"{ratio:.2f}"))
+    return found
+
+
+def _host_words(links: Sequence[Link]) -> list[str]:
+    """Promo words in the links' host names ("onlyfans.com", "free-spins-casino.bet"): the
+    text around a link may say nothing, the name says what it sells."""
+    found: list[str] = []
+    for link in links:
+        labels = link.host.removeprefix("www.").split(".")[:-1]  # without the top level
+        if labels:
+            found.extend(lexicons().hits(tokenize(" ".join(labels).replace("-", " ")))[WORDS])
     return found
 
 

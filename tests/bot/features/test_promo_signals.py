@@ -111,6 +111,10 @@ def names(text: str, *, is_reply: bool = False, mentions: int = 0) -> set[str]:
         ("Best SEO services, quality backlinks for your site", {"promo_words"}),
         ("Gratis Bitcoin! Melde dich an und hol dir 100 € Startguthaben", {"promo_words"}),
         ("Heute im Sonderangebot, limitierte Stückzahl", {"promo_words"}),
+        # ... also in a link's host name, when the text around it says nothing
+        ("Schau dir das mal an, lohnt sich: onlyfans.com/sweetlena", {"promo_words"}),
+        ("Have a look, worth it: https://free-spins-casino.bet/bonus", {"promo_words"}),
+        ("Have a look, worth it: https://docs.python.org/3/library/", set()),
         # emoji_flood
         ("🔥🔥🔥🔥🔥🔥🔥🔥 Heute!", {"emoji_flood"}),
         ("🚀🚀🚀🚀🚀 wow", {"emoji_flood"}),
@@ -169,6 +173,13 @@ def test_mentions_the_platform_resolved_count(mentions: int, expected: set[str])
         ),
         ("Huge discount, buy now", f"Huge disc{CYR_O}unt, buy n{CYR_O}w", {"promo_words"}),
         ("DM me for details", f"D{CYR_M} me for details", {"dm_call"}),
+        # negative circled and squared letters, which NFKC leaves as they are
+        (
+            "DM ME FOR CRYPTO SIGNALS",
+            "🅳🅼 🅼🅴 🅵🅾🆁 🅲🆁🆈🅿🆃🅾 🆂🅸🅶🅽🅰🅻🆂",
+            {"dm_call", "promo_words", "caps_flood"},
+        ),
+        ("RABATT NUR HEUTE", "🅡🅐🅑🅐🅣🅣 🅝🅤🅡 🅗🅔🅤🅣🅔", {"promo_words", "caps_flood"}),
         # spaced-out letters
         ("Rabatt nur heute", "R a b a t t  n u r  h e u t e", {"promo_words"}),
         ("buy now", "b u y  n o w", {"promo_words"}),

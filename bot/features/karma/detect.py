@@ -15,6 +15,9 @@ Lexicon entries (folded with ``bot.text.fold`` like the text they are matched ag
 - ``thanks_cancel_after``: words that cancel a thanks when they follow it in the same
   clause ("thanks so much in advance").
 - ``thanks_sarcasm``: markers that cancel every thanks in the message ("/s", "🙄").
+- ``thanks_request``: words of a request ("jemand", "kannst", "anyone", "help"); a thanks
+  right after a question with one of them thanks in advance ("Hat jemand einen Tipp?
+  Danke!"): it thanks nobody yet, and would credit whoever spoke last.
 
 A thanks made only of symbols (🙏) is weak: it also means "please", so it counts only
 in a message without a question mark and without a cancelled thanks.
@@ -97,6 +100,7 @@ class _Lexicon:
     words: frozenset[str]
     symbols: tuple[str, ...]
     cancel_after: re.Pattern[str] | None
+    request: re.Pattern[str] | None
 
 
 @functools.cache
@@ -147,6 +151,7 @@ def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
     """Compile the lexicons of ``languages`` (earlier languages win for shared phrases)."""
     seen: dict[str, tuple[str, str, str]] = {}
     cancels: set[str] = set()
+    requests: set[str] = set()
     for language in languages:
         locale = get_locale(language)
         for kind, name in _KINDS:
@@ -155,6 +160,7 @@ def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
                 if phrase.removesuffix("$").strip():
                     seen.setdefault(phrase, (kind, phrase, language))
         cancels.update(_fold_entry(e) for e in locale.lexicon("thanks_cancel_after"))
+        requests.update(_fold_entry(e) for e in locale.lexicon("thanks_request"))
     index: dict[str, list[_Phrase]] = {}
     words: set[str] = set()
     symbols: set[str] = set()
@@ -180,6 +186,9 @@ def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
         words=frozenset(words),
         symbols=tuple(sorted(symbols)),
         cancel_after=cancel_after,
+        request=(
+            re.compile("|".join(_phrase_pattern(r) for r in sorted(requests))) if requests else None
+        ),
     )
 
 
@@ -238,6 +247,9 @@ def scan_thanks(body: str, language: str | None) -> ThanksScan:
             if after is not None:
                 cancelled = cancelled or body[hit.start() : after.end()]
                 continue
+        if not is_weak and (asked := _request_before(body, hit.start(), lexicon)) is not None:
+            cancelled = cancelled or f"{asked} {hit.group()}"
+            continue
         match = ThanksMatch(phrase=entry.phrase, text=hit.group(), language=entry.language)
         if is_weak:
             weak = weak or match
@@ -251,6 +263,22 @@ def scan_thanks(body: str, language: str | None) -> ThanksScan:
             return ThanksScan(match=weak)
         return ThanksScan(match=None, cancelled_by=cancelled, weak=weak.text)
     return ThanksScan(match=None, cancelled_by=cancelled)
+
+
+def _request_before(body: str, start: int, lexicon: _Lexicon) -> str | None:
+    """The question asking for something right before ``start``, if there is one."""
+    if lexicon.request is None:
+        return None
+    end = start
+    while end and not body[end - 1].isalnum() and body[end - 1] not in ".!?\n":
+        end -= 1  # spaces, commas, emoji between the question and the thanks
+    if not end or body[end - 1] != "?":
+        return None
+    while end and body[end - 1] in "?!":
+        end -= 1
+    begin = max(body.rfind(c, 0, end) for c in ".!?\n") + 1
+    question = body[begin:end].strip()
+    return question + "?" if lexicon.request.search(question) else None
 
 
 def might_thank(text: str, language: str | None) -> bool:

@@ -116,6 +116,12 @@ GERMAN = [
     ("Dank an @bob für die Hilfe", "dank an"),
     ("ich bin euch mega dankbar!", "mega dankbar"),
     ("Ich wäre echt dankbar für einen Tipp", None),
+    # A thanks right after a request thanks in advance.
+    ("Hat jemand einen Tipp? Danke!", None),
+    ("Mein Drucker spinnt. Hat jemand eine Idee? Danke und Gruß, Peter", None),
+    ("Kannst du mir helfen? 🙏 Danke!", None),
+    ("Ah, so geht das? Danke!", "danke"),
+    ("Danke! Kann mir noch jemand sagen, wie das geht?", "danke"),
 ]
 
 ENGLISH = [
@@ -225,6 +231,12 @@ ENGLISH = [
     ("much obliged", "much obliged"),
     ("i owe you one 🍺", "owe you one"),
     ("worked like a charm", "worked like a charm"),
+    # A thanks right after a request thanks in advance.
+    ("anyone know how to flash the firmware? thanks", None),
+    ("Can someone review my PR? Thanks!", None),
+    ("Any idea what's wrong here? Cheers, Bob", None),
+    ("Oh wow, it works?! Thanks so much @bob", "thanks"),
+    ("Does anyone know? Never mind, found it. Thanks!", "thanks"),
 ]
 
 

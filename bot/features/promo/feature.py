@@ -96,8 +96,14 @@ class Scored:
         """A promotional post for the 9:1 rule.
 
         Promotional content, or a link sent to everyone that shows any promotional sign
-        or was posted before (a copy); a plain link to documentation is neither.
+        or was posted before (a copy); a plain link to documentation is neither. An answer
+        to someone else counts by what it says besides offering a private chat: helpers
+        write "DM me the traceback" or "hit me up if you get stuck", and were flagged for
+        a monologue of such answers.
         """
+        if reply_other and self.content >= PROMO_POST_SCORE:
+            offered = {"dm_call", "contact_handle"}
+            return combine(s for s in self.signals if s.name not in offered) >= PROMO_POST_SCORE
         if self.content >= PROMO_POST_SCORE:
             return True
         return bool(self.links) and not reply_other and (self.content > 0.0 or copied)

@@ -289,7 +289,10 @@ def message_signals(
         found.append(contact)
     calls = hits[DM_CALLS]
     if calls:
-        found.append(Signal("dm_call", 1.0, ", ".join(dict.fromkeys(calls))))
+        # Said to everyone it invites to a private sale; in an answer it is often help
+        # ("schreib mir privat, dann schick ich dir die Zugangsdaten"): less weight.
+        strength = 0.6 if is_reply else 1.0
+        found.append(Signal("dm_call", strength, ", ".join(dict.fromkeys(calls))))
     words = hits[WORDS] + _host_words(links)
     if words:
         distinct = list(dict.fromkeys(words))

@@ -220,6 +220,43 @@ async def test_a_helper_answering_with_links_in_every_chat_is_never_flagged(
 
 
 @pytest.mark.parametrize(
+    ("answers", "flagged"),
+    [
+        pytest.param(
+            [
+                "Feel free to DM me the full traceback if you don't want to paste it here.",
+                "Hit me up if you get stuck again, happy to help.",
+                "Check your DMs, I sent you the config file.",
+                "Schreib mir privat, dann schick ich dir die Zugangsdaten fürs Vereins-WLAN.",
+            ],
+            False,
+            id="helper-offering-a-private-chat",
+        ),
+        pytest.param(
+            [
+                "DM me for crypto signals, guaranteed profit every week 🚀",
+                "Make money from home, DM me for details 💰",
+                "Passive income with crypto, DM me now 🚀🚀",
+                "Guaranteed profit with my trading signals, DM me 💰",
+            ],
+            True,
+            id="spammer-answering-with-ads",
+        ),
+    ],
+)
+async def test_answers_count_by_what_they_say_besides_a_dm_offer(
+    make_chat: MakeChat, answers: list[str], flagged: bool
+) -> None:
+    # Four answers to four questions: a helper who offers a private chat takes part in the
+    # dialogue; a spammer who answers with ads is still a promoter.
+    chat = await make_chat(features=[PromoFeature()], language="en")
+    for number, answer in enumerate(answers):
+        asked = await chat.say(f"asker{number}", "My script crashes, how do I fix it?")
+        await chat.say("helga", answer, reply_to=asked)
+    assert bool(promo_decisions(chat)) is flagged
+
+
+@pytest.mark.parametrize(
     "links",
     [
         pytest.param(

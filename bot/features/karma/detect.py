@@ -9,7 +9,7 @@ Lexicon entries (folded with ``bot.text.fold`` like the text they are matched ag
 
 - ``thanks``: phrases that thank. A phrase ending in ``$`` only counts at the end of a
   clause ("läuft jetzt$" matches "läuft jetzt!" but not "läuft jetzt seit gestern" and
-  not "läuft jetzt?"). The last letter of each word may repeat ("dankeee", "thxxx").
+  not "läuft jetzt?"). Any letter may repeat ("daaanke", "thxxx").
 - ``not_thanks``: phrases that contain a thanks word but do not thank ("thanks in
   advance", "nein danke", "gott sei dank"); they cancel the thanks they overlap.
 - ``thanks_cancel_after``: words that cancel a thanks when they follow it in the same
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ _VARIATION = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 # Tokens: runs of letters and digits, or one other visible character (emoji, "/", "#").
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
 _WORD = re.compile(r"[^\W_]+")
+_REPEAT = re.compile(r"([^\W\d_])\1+")
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'"})
 
 
@@ -101,6 +103,8 @@ class _Lexicon:
     symbols: tuple[str, ...]
     cancel_after: re.Pattern[str] | None
     request: re.Pattern[str] | None
+    # The first and last letter of every word in ``words``, for stretched words.
+    ends: frozenset[str]
 
 
 @functools.cache
@@ -109,11 +113,13 @@ def _languages(language: str | None) -> tuple[str, ...]:
     return ((first,) if first else ()) + tuple(lang for lang in LANGUAGES if lang != first)
 
 
+@functools.lru_cache(maxsize=16_384)  # common words come again and again
 def _key(token: str) -> str:
-    """A token without a repeated last letter ("dankeee" -> "danke"): the lookup key."""
-    if len(token) < 2 or token[-1] != token[-2]:
+    """A token with every run of a repeated letter cut to one ("daaankeee" -> "danke",
+    "appreciate" -> "apreciate"): the lookup key, the same for phrases and messages."""
+    if _REPEAT.search(token) is None:
         return token
-    return token.rstrip(token[-1]) + token[-1]
+    return _REPEAT.sub(r"\1", token)
 
 
 def _phrase_pattern(phrase: str) -> str:
@@ -122,9 +128,9 @@ def _phrase_pattern(phrase: str) -> str:
     words = phrase.removesuffix("$").split()
     parts = []
     for word in words:
-        part = re.escape(word)
-        if word[-1].isalpha():
-            part += "+"  # elongated words: "dankeee", "thxxx"
+        # Stretched words ("daaanke", "thxxx"): every letter may repeat, and a doubled
+        # letter may be written once ("apreciate"), as the lookup key has it.
+        part = "".join(re.escape(c) + "+" if c.isalpha() else re.escape(c) for c in _key(word))
         parts.append(part)
     body = _GAP.join(parts)
     first, last = words[0][0], words[-1][-1]
@@ -184,6 +190,7 @@ def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
     return _Lexicon(
         index={k: tuple(v) for k, v in index.items()},
         words=frozenset(words),
+        ends=frozenset(w[0] + w[-1] for w in words),
         symbols=tuple(sorted(symbols)),
         cancel_after=cancel_after,
         request=(
@@ -285,13 +292,17 @@ def might_thank(text: str, language: str | None) -> bool:
     """A cheap pre-check without the full text analysis: False means surely no thanks."""
     lexicon = _lexicon(_languages(language))
     # Styled letters ("𝐭𝐡𝐚𝐧𝐤𝐬", "ＴＨＸ") as the full analysis reads them.
-    folded = text.casefold() if text.isascii() else textlib.fold(text)
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+        folded = text.casefold()
+    else:
+        folded = textlib.fold(text)
     words = _WORD.findall(folded)
     if not lexicon.words.isdisjoint(words):
         return True
     if not folded.isascii() and any(symbol in folded for symbol in lexicon.symbols):
         return True
     single = 0
+    ends = lexicon.ends
     for word in words:
         if len(word) == 1:
             single += 1
@@ -299,7 +310,8 @@ def might_thank(text: str, language: str | None) -> bool:
                 return True
             continue
         single = 0
-        if word[-1] == word[-2] and _key(word) in lexicon.words:  # "dankeee"
+        # Stretched ("daaanke"): a key keeps the first and the last letter of its word.
+        if word[0] + word[-1] in ends and _key(word) in lexicon.words:
             return True
     return False
 

@@ -116,6 +116,9 @@ GERMAN = [
     ("Dank an @bob für die Hilfe", "dank an"),
     ("ich bin euch mega dankbar!", "mega dankbar"),
     ("Ich wäre echt dankbar für einen Tipp", None),
+    # Stretched anywhere in the word.
+    ("daaanke!", "danke"),
+    ("Vieeelen Dank!", "vielen dank"),
     # A thanks right after a request thanks in advance.
     ("Hat jemand einen Tipp? Danke!", None),
     ("Mein Drucker spinnt. Hat jemand eine Idee? Danke und Gruß, Peter", None),
@@ -231,6 +234,9 @@ ENGLISH = [
     ("much obliged", "much obliged"),
     ("i owe you one 🍺", "owe you one"),
     ("worked like a charm", "worked like a charm"),
+    # Stretched anywhere in the word, or a doubled letter written once.
+    ("thaaanks!", "thanks"),
+    ("much apreciated", "much appreciated"),
     # A thanks right after a request thanks in advance.
     ("anyone know how to flash the firmware? thanks", None),
     ("Can someone review my PR? Thanks!", None),
@@ -327,6 +333,9 @@ def test_analyse(text: str, expected: bool) -> None:
         ("d a n k e", True),  # spelled out: needs the full analysis
         ("Danke!", True),
         ("thanks in advance", True),  # a candidate; the analysis cancels it
+        ("daaankeee", True),  # stretched
+        ("Das Wetter wird besser, alle warten", False),  # doubled letters, no thanks
+        ("𝐭𝐡𝐚𝐧𝐤𝐬", True),  # styled letters, as the analysis reads them
     ],
 )
 def test_cheap_precheck(text: str, candidate: bool) -> None:

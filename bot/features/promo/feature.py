@@ -210,8 +210,9 @@ def score_message(
     is_reply: bool = False,
 ) -> Scored:
     """Per-message signals plus the classifier, combined with the score formula."""
-    links = links_of(analysed)
-    tokens = text_tokens(analysed, links)
+    found = links_of(analysed)
+    tokens = text_tokens(analysed, found)
+    links = tuple(link for link in found if not allowed(link, settings.allowed_links))
     signals = message_signals(
         analysed, links, settings, mentions=mentions, is_reply=is_reply, tokens=tokens
     )
@@ -219,6 +220,21 @@ def score_message(
     if probability > 0.5:
         signals.append(Signal("classifier", 2.0 * probability - 1.0, f"p={probability:.2f}"))
     return Scored(analysed, links, tuple(tokens), tuple(signals), probability, combine(signals))
+
+
+def allowed(link: Link, entries: Sequence[str]) -> bool:
+    """Whether a link is one of the community's own (``allowed_links``)."""
+    if not entries:
+        return False
+    rest = link.url.partition("://")[2].lower().removeprefix("www.")
+    host, path = link.host, rest.partition("/")[2]
+    for entry in entries:
+        entry_host, _, entry_path = entry.partition("/")
+        if host != entry_host and not host.endswith("." + entry_host):
+            continue
+        if not entry_path or path == entry_path or path.startswith(entry_path + "/"):
+            return True
+    return False
 
 
 def _case_button(custom_id: str) -> tuple[int, str] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bot.features.base import FeatureSettings
 
@@ -84,6 +84,12 @@ class PromoSettings(FeatureSettings):
         0, ge=0, le=672, description="mute the member for this many hours on confirm; 0 means never"
     )
     confirm_warn: bool = Field(False, description="post a warning to the member on confirm")
+    allowed_links: tuple[str, ...] = Field(
+        (),
+        strict=False,
+        description="links that never count as promotion: a host (radler.de, with its "
+        "subdomains) or a host and path (discord.gg/radler, github.com/radler-club)",
+    )
     sample_weight: float = Field(
         3.0,
         gt=0.0,
@@ -91,6 +97,21 @@ class PromoSettings(FeatureSettings):
         description="how many seed texts one moderator decision counts as when training "
         "(read from the community level)",
     )
+
+    @field_validator("allowed_links")
+    @classmethod
+    def _links_written_plainly(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Compared with links as the text analysis gives them: lower case, no scheme, no www.
+        cleaned = []
+        for entry in value:
+            link = entry.strip().lower().removeprefix("https://").removeprefix("http://")
+            link = link.removeprefix("www.").rstrip("/")
+            if not link or " " in link or "." not in link.partition("/")[0]:
+                raise ValueError(
+                    f"{entry!r} is no host or link (e.g. radler.de, discord.gg/radler)"
+                )
+            cleaned.append(link)
+        return tuple(cleaned)
 
     @model_validator(mode="after")
     def _auto_delete_above_flag(self) -> PromoSettings:

@@ -18,6 +18,7 @@ from adapters.console import ConsoleChat, TestClock
 from bot.actions import Delete, Reply, ReviewRequest
 from bot.app import App, default_config
 from bot.events import ButtonPressed
+from bot.features.moderation import ModerationFeature
 from bot.features.promo import PromoFeature
 from bot.features.promo.classifier import features
 from bot.locales import get_locale
@@ -284,6 +285,23 @@ async def test_a_new_member_sharing_documentation_is_not_flagged(
     for text, room in zip(links, ("general", "help", "offtopic"), strict=True):
         await chat.say("nina", text, chat=room)
     assert promo_decisions(chat) == []
+
+
+async def test_the_communitys_own_links_never_count(make_chat: MakeChat) -> None:
+    # A new member posts the club's invite in every chat: a cross-post with an invite link,
+    # until the moderators allow the club's links at run time.
+    chat = await make_chat(features=[PromoFeature(), ModerationFeature()])
+    invite = "Kommt alle zur Ausfahrt am Sonntag, Infos im Vereinschat: discord.gg/radler"
+    await cross_post(chat, "nina", invite)
+    assert {d["user"] for d in promo_decisions(chat)} == {"console:nina"}
+    allow = "/config set --community promo.allowed_links [radler.de, discord.gg/radler]"
+    await chat.say("mod", allow)
+    await cross_post(chat, "otto", invite)
+    await cross_post(chat, "otto", "Das Vereinsforum: https://forum.radler.de/t/ausfahrt")
+    assert {d["user"] for d in promo_decisions(chat)} == {"console:nina"}
+    # Another server's invite still counts.
+    await cross_post(chat, "paul", "Kommt alle auf meinen Server: discord.gg/radler-deals")
+    assert {d["user"] for d in promo_decisions(chat)} == {"console:nina", "console:paul"}
 
 
 # --------------------------------------------------------------------------- learning

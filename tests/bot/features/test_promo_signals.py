@@ -6,6 +6,7 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from bot.features.promo import PromoFeature, PromoSettings
 from bot.features.promo.classifier import (
@@ -486,3 +487,29 @@ def test_windows_stay_bounded() -> None:
     assert len(windows) == 2
     assert windows.peek("demo", "console:b") is None
     assert windows.peek("demo", "console:a") is first
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("Kommt auf unseren Server: discord.gg/radler", False),
+        ("Alles im Forum: https://forum.radler.de/t/123", False),
+        ("Der Bot: https://github.com/radler-club/bot/issues/4", False),
+        ("Kommt auf meinen Server: discord.gg/radlerdeals", True),
+        ("Hier: https://github.com/radler-clubdeals/shop", True),
+        ("Hier: https://radler.de.example.com/deal", True),
+    ],
+)
+def test_allowed_links_do_not_count(text: str, counts: bool) -> None:
+    own = ("https://www.Radler.de/", "discord.gg/radler", "github.com/radler-club")
+    settings = PromoSettings(allowed_links=own)
+    scored = score_message(analyse(text), settings, seed_model())
+    assert bool(scored.links) is counts
+    # Without the allow-list every one of these is a link the scoring looks at.
+    assert score_message(analyse(text), SETTINGS, seed_model()).links
+
+
+@pytest.mark.parametrize("entry", ["radler", "", "radler .de", "/path"])
+def test_an_allowed_link_must_name_a_host(entry: str) -> None:
+    with pytest.raises(ValidationError, match="no host or link"):
+        PromoSettings(allowed_links=(entry,))

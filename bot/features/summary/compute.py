@@ -64,6 +64,9 @@ from storage import models
 from storage.repositories import Query
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{1,2})$")
+# Weeks of these years only: a community's history lies between, and the week before the
+# first or after the last would leave what dates can hold.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
 AWARD_REASONS = ("thanks", "reaction")
 WARN_ACTIONS = ("warn",)
 REFUSED = "refused"
@@ -85,6 +88,8 @@ class IsoWeek:
         if match is None:
             raise ValueError(f"{text!r} is not an ISO week; write it like 2026-W47")
         year, number = int(match.group(1)), int(match.group(2))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError(f"weeks of {FIRST_YEAR} to {LAST_YEAR} only, not {year}")
         try:
             date.fromisocalendar(year, number, 1)
         except ValueError:

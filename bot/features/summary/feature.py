@@ -30,7 +30,7 @@ from bot.actions import PostSummary, Reply
 from bot.events import CommandIssued, Event, Tick
 from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
 from bot.features.summary.chart import ChartError, ChartProcess, render_apart
-from bot.features.summary.compute import IsoWeek, WeeklySummary, compute_summary
+from bot.features.summary.compute import WEEK_PATTERN, IsoWeek, WeeklySummary, compute_summary
 from bot.features.summary.render import render_text
 from bot.features.summary.settings import WEEKDAYS, SummarySettings
 from storage import models
@@ -183,11 +183,20 @@ class SummaryFeature:
         if args and args[0] in CURRENT:
             return IsoWeek.of(ctx.now, ctx.community.timezone).label
         if args:
-            try:
-                return IsoWeek.parse(args[0].upper()).label
-            except ValueError as exc:
-                text = ctx.locale.t("summary.bad_week", error=str(exc))
+            asked = args[0].upper()
+            if WEEK_PATTERN.fullmatch(asked) is None:
+                text = ctx.locale.t("summary.bad_week", text=event.args[-1])
                 return Reply(chat=event.chat, text=text, reply_to=event.message_id)
+            try:
+                week = IsoWeek.parse(asked)
+            except ValueError:
+                text = ctx.locale.t("summary.no_week", week=asked)
+                return Reply(chat=event.chat, text=text, reply_to=event.message_id)
+            if week > IsoWeek.of(ctx.now, ctx.community.timezone):
+                # Nothing happened in it yet: an empty summary would go to everyone.
+                text = ctx.locale.t("summary.future_week", week=week.label)
+                return Reply(chat=event.chat, text=text, reply_to=event.message_id)
+            return week.label
         return None
 
     async def _answer(self, event: CommandIssued, ctx: Ctx, week: str | None) -> Outcome:

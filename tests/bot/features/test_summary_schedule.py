@@ -20,6 +20,7 @@ from bot.events import Member, MessagePosted, Tick
 from bot.features.summary import SummaryFeature
 from bot.features.summary.chart import ChartProcess
 from bot.features.summary.feature import claim_job, due_week
+from bot.locales import get_locale
 from storage import models
 from tests.bot.features.test_summary import build_week
 from tests.conftest import MakeApp, MakeChat
@@ -210,14 +211,14 @@ async def test_opted_out_members_and_bots_are_never_named(make_app: MakeApp, lan
 
 
 @pytest.mark.parametrize(
-    ("language", "title", "refusal", "bad_week"),
+    ("language", "title", "refusal", "no_week"),
     [
-        ("de", "📊 Wochenrückblick demo · ", "Moderator", "Diese Woche kann ich nicht lesen"),
-        ("en", "📊 Weekly summary of demo · ", "moderators", "I cannot read that week"),
+        ("de", "📊 Wochenrückblick demo · ", "Moderator", "Eine Woche 2026-W99 gibt es nicht"),
+        ("en", "📊 Weekly summary of demo · ", "moderators", "There is no week 2026-W99"),
     ],
 )
 async def test_summary_now_posts_where_it_was_asked(
-    make_chat: MakeChat, language: str, title: str, refusal: str, bad_week: str
+    make_chat: MakeChat, language: str, title: str, refusal: str, no_week: str
 ) -> None:
     chat = await make_chat(features=[SummaryFeature()], language=language)  # Monday 16 Nov
     await chat.say("anna", "Wie stelle ich die Bremse ein?")
@@ -239,9 +240,22 @@ async def test_summary_now_posts_where_it_was_asked(
         ("console:general", title + "2026-W48"),
         ("console:general", title + "2026-W47"),
     ]
-    assert bad_week in replies[1] and "2026 has no ISO week 99" in replies[1]
+    assert replies[1].startswith(no_week)
     assert "/summary now [2026-W47|current]" in replies[2]
     assert all(s.image is not None and s.image.startswith(PNG) for s in posted)
+    # Weeks it cannot read, outside the years dates hold, and not begun yet: each says so.
+    for asked in ("W47", "0001-W01", "9999-W52", "2026-W49", "2099-W01"):
+        await chat.say("mod", f"/summary now {asked}")
+    answers = [a.text for a in chat.sent if isinstance(a, Reply)][-5:]
+    locale = get_locale(language)
+    assert answers == [
+        locale.t("summary.bad_week", text="W47"),
+        locale.t("summary.no_week", week="0001-W01"),
+        locale.t("summary.no_week", week="9999-W52"),
+        locale.t("summary.future_week", week="2026-W49"),
+        locale.t("summary.future_week", week="2099-W01"),
+    ]
+    assert len(summaries(chat.sent)) == 3
     # on demand does not count as the scheduled post
     await chat.tick()
     assert len(summaries(chat.sent)) == 4

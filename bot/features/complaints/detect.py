@@ -17,16 +17,20 @@ at most once per message, and the score is their sum:
   message that already has a problem signal;
 - ``help`` questions ("wie kann ich…", "how do I…"), ``praise`` and ``resolved`` subtract;
   praise does not subtract when the message also names a concrete problem or a
-  high-severity matter ("mixed": "thanks for everything, but a mod harassed me"), and
+  high-severity matter ("mixed": "thanks for everything, but a mod harassed me"), but
+  outrage before the praise only intensifies it ("unglaublich gut", "fucking awesome");
   an ironic opener before a problem ("Toll, schon wieder kaputt") adds ``sarcasm``;
 - venting about the ``weather`` or one's ``personal`` life (the train, a cold) is not a
   complaint unless the message also names the product, money, access or a high-severity
   matter: ``off_target`` cancels every problem signal;
 - high-severity categories (``crisis``: thoughts of suicide or self-harm, ``safety``,
   ``legal``, ``data_loss``, ``harassment``, ``grief``, ``health``) add enough to make a
-  complaint on their own; ``safety``, ``grief`` and ``health`` only count with a target or
-  another problem signal (a funeral alone is not a complaint about the community), while
-  ``crisis`` always counts: whatever it is about, a person must answer, not a joke;
+  complaint on their own; ``safety`` and ``health`` only count with a target or another
+  problem signal, ``grief`` only with another problem signal (a funeral alone, or beside
+  "the meetup" one will miss, is not a complaint about the community), while ``crisis``
+  always counts: whatever it is about, a person must answer, not a joke;
+- ``repeat`` and ``time`` alone ("mal wieder den ganzen Tag gezockt") make no complaint:
+  they need a target or another problem signal;
 - English messages may get a ``vader`` signal (vaderSentiment's compound score <= -0.5)
   when vaderSentiment is installed and the message already has a problem signal.
 
@@ -54,6 +58,8 @@ DEFAULT_THRESHOLD = 0.4
 HIGH = ("crisis", "safety", "legal", "data_loss", "harassment", "grief", "health")
 # High-severity categories that need a target or another problem signal to count.
 HIGH_NEEDS_CONTEXT = frozenset({"safety", "grief", "health"})
+# Needs another problem signal: a target alone ("…, can't come to the meetup") is no case.
+NEEDS_PROBLEM = frozenset({"grief"})
 MEDIUM = frozenset({"money", "blocked", "repeat"})
 # Concrete problems: they keep praise from cancelling a complaint and make irony sarcasm.
 CONCRETE = frozenset({"broken", "waiting", "blocked", "outrage", "negative"})
@@ -69,6 +75,9 @@ PROBLEMS = (
     "negative",
     "sarcasm",
 )
+# "again" or "for hours" alone is no complaint ("mal wieder den ganzen Tag gezockt"): it
+# needs a target or one of these.
+CORE = frozenset(PROBLEMS) - {"repeat", "time"} | frozenset(HIGH)
 # Categories whose matches a preceding negation cancels.
 NEGATABLE = frozenset(
     {"broken", "waiting", "blocked", "outrage", "negative", "praise", "resolved", *HIGH}
@@ -497,11 +506,13 @@ class _Scan:
     hits: dict[str, str]
     negated: list[str]
     intensifier: str | None
+    starts: dict[str, int]  # where each hit begins in the body
 
 
 def _scan(body: str, lexicons: _Lexicons) -> _Scan:
     """First counting match of each category; negated matches go to ``negated``."""
     hits: dict[str, str] = {}
+    starts: dict[str, int] = {}
     negated: list[str] = []
     intensifier: str | None = None
     for name, pattern in lexicons.patterns.items():
@@ -515,12 +526,13 @@ def _scan(body: str, lexicons: _Lexicons) -> _Scan:
                     hits.setdefault("negative", f"{negation} {match.group()}")
                 continue
             hits.setdefault(name, match.group())
+            starts.setdefault(name, match.start())
             if intensifier is None and name in INTENSIFIABLE:
                 near = [w for w in window[-2:] if w in lexicons.intensifiers]
                 if near:
                     intensifier = f"{near[-1]} {match.group()}"
             break
-    return _Scan(hits, negated, intensifier)
+    return _Scan(hits, negated, intensifier, starts)
 
 
 def detect(
@@ -551,7 +563,8 @@ def detect(
     for name in HIGH:
         if name not in hits:
             continue
-        if name in HIGH_NEEDS_CONTEXT and not (problem or "target" in hits):
+        context = problem or ("target" in hits and name not in NEEDS_PROBLEM)
+        if name in HIGH_NEEDS_CONTEXT and not context:
             add(name, hits[name], 0.0)  # shown by explain, but no complaint on its own
         else:
             add(name, hits[name])
@@ -576,7 +589,10 @@ def detect(
         add("sarcasm", hits["irony"], WEIGHTS["irony"])
     if "praise" in hits and "sarcasm" not in hits and not ironic:
         serious = any(s.name in HIGH and s.weight > 0 for s in signals)
-        if (concrete or serious) and "resolved" not in hits:
+        # Outrage before praise intensifies it ("unglaublich gut", "fucking awesome").
+        praising = "outrage" in hits and scan.starts["outrage"] < scan.starts["praise"]
+        named = any(n in hits for n in CONCRETE if not (praising and n == "outrage"))
+        if (named or serious) and "resolved" not in hits:
             add("mixed", hits["praise"], 0.0)  # praise does not cancel a named problem
         else:
             add("praise", hits["praise"])
@@ -598,7 +614,8 @@ def detect(
             add("off_target", f"{name}:{hits[name]}", -positive)
             break
     score = round(sum(s.weight for s in signals), 2)
-    is_complaint = score >= threshold
+    core = any(s.weight > 0 and s.name in CORE for s in signals)
+    is_complaint = score >= threshold and (core or "target" in hits)
     severity: Severity | None = None
     if is_complaint:
         if any(s.name in HIGH and s.weight > 0 for s in signals):

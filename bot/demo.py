@@ -104,6 +104,12 @@ class Transcript:
             return f"[red]promo flag[/red] {_who(d['user'])} score {d['score']:.2f}: {signals}"
         if kind == "complaint":
             return f"[magenta]complaint[/magenta] ({d['severity']}) score {d['score']:.2f}"
+        if kind == "mod_action":
+            # Like the log chat's line: automatic actions have no actor, most no case.
+            actor, target, case = d.get("actor"), d.get("target"), d.get("case")
+            line = f"[blue]mod log[/blue] {d['action']} by {_who(actor) if actor else 'the bot'}"
+            line += f" → {_who(str(target))}" if target else ""
+            return line + (f" #{case}" if case is not None else "")
         rest = {k: v for k, v in d.items() if k not in ("kind", "message_id")}
         return escape(f"{kind}: {rest}")
 

@@ -329,8 +329,9 @@ class Engine:
                 break
             key: str | None = mention
             if mention.startswith("@"):
-                member = await store.members.by_name(platform, mention[1:])
-                key = member.key if member else None
+                found = await store.members.by_name(platform, mention[1:])
+                # A name several members share credits nobody rather than a guess.
+                key = found.key if isinstance(found, models.Member) else None
             if key and key not in resolved:
                 resolved.append(key)
         return tuple(resolved)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import operator
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -607,6 +608,15 @@ class Events:
         return await _CLAIM.run(self.session, params)
 
 
+class Ambiguous(enum.Enum):
+    """The outcome of a name look-up that several members match equally well."""
+
+    NAME = "ambiguous"
+
+
+AMBIGUOUS: Final = Ambiguous.NAME
+
+
 class Members:
     """Member accounts and chats."""
 
@@ -642,11 +652,14 @@ class Members:
         """The member with that key (a read-only copy on SQLite; see ``_Rows``)."""
         return cast(models.Member | None, await _MEMBER_ROW.first(self.session, {"key": key}))
 
-    async def by_name(self, platform: str, name: str) -> models.Member | None:
-        """Find a member of a platform by @username or display name (case-insensitive)."""
+    async def by_name(self, platform: str, name: str) -> models.Member | Ambiguous | None:
+        """The member a name means: its @username, else the only one with that display name."""
         lowered = name.lower()
+        # A display name is anyone's to choose (an impostor may call themselves "alice"),
+        # a username is the account's own: a username match ranks first.
+        rank = case((func.lower(col(models.Member.username)) == lowered, 0), else_=1)
         stmt = (
-            select(models.Member)
+            select(models.Member, rank)
             .where(col(models.Member.key).startswith(f"{platform}:"))
             .where(
                 or_(
@@ -654,10 +667,18 @@ class Members:
                     func.lower(col(models.Member.name)) == lowered,
                 )
             )
-            .order_by(col(models.Member.username).is_(None))
-            .limit(1)
+            .order_by(rank, col(models.Member.id))
+            .limit(2)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return None
+        # Two of the best rank (a shared display name, or a username an old account still
+        # holds) would be a guess; the caller asks for the @username instead.
+        if len(rows) == 2 and rows[0][1] == rows[1][1]:
+            return AMBIGUOUS
+        member: models.Member = rows[0][0]
+        return member
 
     async def names(self, keys: Iterable[str]) -> dict[str, str]:
         """Display names for member keys (the key itself when unknown)."""

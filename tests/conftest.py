@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 from adapters.console import ConsoleChat, TestClock
 from bot.app import App, default_config
 from bot.config import parse_config
+from bot.events import Member, MessagePosted
 from bot.features.base import Feature
 from storage.db import Database
 
@@ -176,3 +177,18 @@ async def make_chat(make_app: MakeApp) -> MakeChat:
         )
 
     return factory
+
+
+async def introduce(chat: ConsoleChat, key: str, name: str, username: str | None) -> None:
+    """A member with a display name and a username of their own says hello."""
+    await chat.send(
+        MessagePosted(
+            key=f"{chat.chat}:intro:{key}",
+            community=chat.community,
+            chat=f"console:{chat.chat}",
+            at=chat.clock(),
+            message_id=f"intro:{key}",
+            author=Member(key=key, name=name, username=username),
+            text="Hallo zusammen",
+        )
+    )

@@ -13,7 +13,7 @@ from bot.actions import React, Reply
 from bot.events import CommandIssued, Event, Member, MessagePosted, ReactionAdded
 from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
 from storage import models
-from tests.conftest import MakeApp, MakeChat
+from tests.conftest import MakeApp, MakeChat, introduce
 
 
 class EchoSettings(FeatureSettings):
@@ -100,6 +100,22 @@ async def test_mentions_by_name_are_resolved(make_chat: MakeChat) -> None:
     await chat.say("alice", "danke @bob und @nobody")
     echoed = [d.data for d in chat.decisions if d.kind == "echo"]
     assert echoed[-1] == {"mentions": ["console:bob"], "reply_author": None}
+
+
+@pytest.mark.parametrize("impostor_first", [True, False])
+async def test_a_mention_means_the_username_and_no_shared_display_name(
+    make_chat: MakeChat, impostor_first: bool
+) -> None:
+    chat = await make_chat(features=[Echo()])
+    real = ("console:111", "Alice Real", "alice")
+    impostor = ("console:222", "alice", "mallory")
+    for member in (impostor, real) if impostor_first else (real, impostor):
+        await introduce(chat, *member)
+    await introduce(chat, "console:301", "Anna", None)
+    await introduce(chat, "console:302", "anna", None)
+    await chat.say("bob", "danke @alice und @Anna")
+    echoed = [d.data for d in chat.decisions if d.kind == "echo"]
+    assert echoed[-1] == {"mentions": ["console:111"], "reply_author": None}
 
 
 async def test_features_see_the_author_of_the_message_replied_to(make_chat: MakeChat) -> None:

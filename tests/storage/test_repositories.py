@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from storage import models
 from storage.db import Database
-from storage.repositories import Store
+from storage.repositories import AMBIGUOUS, Ambiguous, Store
 
 LIVE = datetime(2026, 11, 20, 10, tzinfo=UTC)
 IMPORTED = datetime(2025, 3, 1, 8, tzinfo=UTC)
@@ -114,5 +115,46 @@ async def test_an_opened_case_is_in_the_session_and_later_changes_are_written(
                 await session.execute(select(models.CaseEvent.actor, models.CaseEvent.action))  # type: ignore[call-overload]
             ).all()
             assert [tuple(row) for row in history] == [("chat:mod", "opened")]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("impostor_first", [True, False])
+async def test_a_name_means_its_username_else_the_only_display_name(
+    db_url: str, impostor_first: bool
+) -> None:
+    db = Database(db_url)
+    try:
+        await db.prepare()
+        real = ("telegram:1", "Alice Real", "alice")
+        impostor = ("telegram:2", "alice", "mallory")  # copied alice's name
+        async with db.session() as session:
+            members = Store(session).members
+            for key, name, username in (impostor, real) if impostor_first else (real, impostor):
+                await members.ensure(key, name, username, False, LIVE)
+            await members.ensure("telegram:3", "Anna", None, False, LIVE)
+            await members.ensure("telegram:4", "anna", None, False, LIVE)
+            await members.ensure("telegram:5", "Bob B.", None, False, LIVE)
+            await members.ensure("discord:6", "Alice Real", "Real", False, LIVE)
+
+        async def found(name: str, platform: str = "telegram") -> str | Ambiguous | None:
+            async with db.session() as session:
+                member = await Store(session).members.by_name(platform, name)
+                return member.key if isinstance(member, models.Member) else member
+
+        assert await found("ALICE") == "telegram:1"
+        assert await found("mallory") == "telegram:2"
+        assert await found("bob b.") == "telegram:5"
+        assert await found("Alice Real") == "telegram:1"  # not the discord account
+        assert await found("Anna") is AMBIGUOUS
+        assert await found("nobody") is None
+        async with db.session() as session:
+            # A username wins over display names, even several.
+            await Store(session).members.ensure("telegram:7", "Anna K.", "anna", False, LIVE)
+        assert await found("anna") == "telegram:7"
+        async with db.session() as session:
+            # An old account still holding a username is not guessed between either.
+            await Store(session).members.ensure("telegram:8", "Al", "alice", False, LIVE)
+        assert await found("alice") is AMBIGUOUS
     finally:
         await db.dispose()

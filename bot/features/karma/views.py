@@ -23,8 +23,11 @@ from bot.features.karma.levels import check_level, level_text
 from bot.features.karma.link import Profile, person_map, platform_of, profiles
 from bot.features.karma.rules import month_start, week_start
 from bot.features.karma.settings import KarmaSettings, level_index
+from bot.features.moderation.common import MODERATION, mod_log
+from bot.features.moderation.settings import ModerationSettings
 from bot.text import defuse_mentions
 from storage import models
+from storage.repositories import Ambiguous
 
 WHY = ("why", "warum", "wieso")
 GIVE, TAKE = ("give", "gib", "geben"), ("take", "nimm", "nehmen")
@@ -51,16 +54,18 @@ def _reply(event: CommandIssued, text: str) -> Reply:
     return Reply(chat=event.chat, text=text, reply_to=event.message_id)
 
 
-async def resolve(ctx: Context[Any], event: CommandIssued, arg: str) -> str | None:
+async def resolve(ctx: Context[Any], event: CommandIssued, arg: str) -> str | Ambiguous | None:
     """A member key from ``@name``, a display name or a full key like ``telegram:42``."""
     if ":" in arg and not arg.startswith("@"):
         member = await ctx.store.members.get(arg)
         return member.key if member else None
-    member = await ctx.store.members.by_name(platform_of(event.chat), arg.lstrip("@"))
-    return member.key if member else None
+    found = await ctx.store.members.by_name(platform_of(event.chat), arg.lstrip("@"))
+    return found.key if isinstance(found, models.Member) else found
 
 
-async def _target(ctx: Context[Any], event: CommandIssued, args: tuple[str, ...]) -> str | None:
+async def _target(
+    ctx: Context[Any], event: CommandIssued, args: tuple[str, ...]
+) -> str | Ambiguous | None:
     """Whom a view is about: the argument, the author of the replied message, or the caller."""
     if args:
         return await resolve(ctx, event, args[0])
@@ -130,9 +135,15 @@ def _hidden(ctx: Context[Any], profile: Profile, viewer: str) -> bool:
     return profile.opted_out and viewer not in profile.all_keys
 
 
-def _unknown(ctx: Context[Any], event: CommandIssued, name: str) -> Outcome:
-    """The answer for a member name nobody here has."""
-    text = ctx.locale.t("core.unknown_member", name=defuse_mentions(name))
+def _unknown(
+    ctx: Context[Any], event: CommandIssued, name: str, found: Ambiguous | None, *, by_reply: bool
+) -> Outcome:
+    """The answer for a member name nobody here has, or several members share."""
+    if found is None:
+        key = "core.unknown_member"
+    else:
+        key = "core.ambiguous_member_reply" if by_reply else "core.ambiguous_member"
+    text = ctx.locale.t(key, name=defuse_mentions(name))
     return Outcome(actions=[_reply(event, text)])
 
 
@@ -141,8 +152,9 @@ async def _viewed(
 ) -> Profile | Outcome:
     """The profile a view is about, or the answer when it is unknown or hidden."""
     target = await _target(ctx, event, args)
-    if target is None:
-        return _unknown(ctx, event, args[0])
+    if not isinstance(target, str):
+        # A view of someone else also works as a reply to their message.
+        return _unknown(ctx, event, args[0], target, by_reply=True)
     profile = (await profiles(ctx.store, [target]))[target]
     if _hidden(ctx, profile, event.author.key):
         text = ctx.locale.t("karma.hidden_profile", name=profile.name)
@@ -295,11 +307,16 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
     )
     args = event.args[1:]
     amount = _parse_points(args[1]) if len(args) >= 3 else None
-    if amount is None or not 0 < amount <= limit:
+    # Points are stored to two decimals: 0.001 would be a ledger row of nothing.
+    if amount is None or not 0 < amount <= limit or round(amount, 2) == 0:
         return Outcome(actions=[_reply(event, usage)])
     target = await resolve(ctx, event, args[0])
-    if target is None:
-        return _unknown(ctx, event, args[0])
+    if not isinstance(target, str):
+        return _unknown(ctx, event, args[0], target, by_reply=False)
+    receiver = (await profiles(ctx.store, [target]))[target]
+    # Linked accounts are one person: a moderator's other account is still themself.
+    if author in receiver.all_keys:
+        return Outcome(actions=[_reply(event, ctx.locale.t("karma.give_self"))])
     note = " ".join(args[2:])[:500]
     points = round(-amount if take else amount, 2)
     await ctx.store.karma.add(
@@ -313,16 +330,6 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
         event_key=event.key,
         note=note,
         at=ctx.now,
-    )
-    ctx.store.session.add(
-        models.ModLogEntry(
-            community=ctx.community.name,
-            actor=author,
-            action=f"karma_{action}",
-            target=target,
-            detail=f"{format_points(points, 'en', sign=True)} {note}"[:1024],
-            at=ctx.now,
-        )
     )
     names = await ctx.store.members.names([author, target])
     text = ctx.locale.t(
@@ -346,7 +353,19 @@ async def adjust(event: CommandIssued, ctx: Context[KarmaSettings], *, take: boo
         },
     )
     outcome = Outcome(actions=actions, decisions=[decision])
+    # Through the mod log like /warn: the row, a mod_action decision and the log chat.
+    moderation: ModerationSettings = ctx.settings_of(ModerationSettings, MODERATION, event.chat)
+    await mod_log(
+        ctx,
+        outcome,
+        actor=author,
+        action=f"karma_{action}",
+        target=target,
+        detail=f"{format_points(points, 'en', sign=True)} {note}",
+        message_id=event.message_id,
+        post=moderation.post_mod_log,
+        extra={"points": points},
+    )
     if not take:
-        receiver = (await profiles(ctx.store, [target]))[target]
         outcome.extend(await check_level(ctx, receiver, event.chat, event.message_id))
     return outcome

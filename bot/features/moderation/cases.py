@@ -191,6 +191,13 @@ async def decide(
     names = await ctx.store.members.names([k for k in (actor, assignee, case.subject) if k])
     if verb == "assign":
         who = assignee or actor
+        if case.status != "open":  # an appeal reopens a case; until then there is no work
+            status = _label(ctx, "status", case.status)
+            return outcome, locale.t("moderation.case_assign_closed", case=case.id, status=status)
+        # Nobody judges their own case, with any of their linked accounts.
+        if case.subject is not None and who in await accounts_of(ctx, case.subject):
+            text = locale.t("moderation.case_assign_subject", case=case.id, name=shown(names[who]))
+            return outcome, text
         case.assignee = who
         ctx.store.session.add(case)
         ctx.store.session.add(

@@ -16,12 +16,21 @@ from bot.events import CommandIssued
 from bot.features.base import Context, Decision, Outcome
 from bot.text import defuse_mentions
 from storage import models
+from storage.repositories import Ambiguous
 
 MODERATION = "moderation"
 PRIVACY = "privacy"
 # Discord's raw mention forms; a slash-command adapter may pass them through.
 _DISCORD_MENTION = re.compile(r"^<@!?(\d+)>$")
 _KEY = re.compile(r"^(?:telegram|discord|console|chat):[^\s:]+$")
+
+
+class AmbiguousMember(Exception):
+    """A name several members share: the command asks for the @username instead."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
 
 
 def reply(event: CommandIssued, text: str) -> Reply:
@@ -50,14 +59,27 @@ def looks_like_member(arg: str) -> bool:
 
 
 async def resolve_member(ctx: Context[Any], chat: str, arg: str) -> models.Member | None:
-    """The member an argument names: ``@name``, a display name, ``<@123>`` or a member key."""
+    """The member an argument names: ``@name``, a display name, ``<@123>`` or a member key.
+
+    Raises ``AmbiguousMember`` for a name several members share (see ``ambiguous``).
+    """
     platform = chat.partition(":")[0]
     mention = _DISCORD_MENTION.match(arg)
     if mention:
         return await ctx.store.members.get(f"{platform}:{mention.group(1)}")
     if _KEY.match(arg):
         return await ctx.store.members.get(arg)
-    return await ctx.store.members.by_name(platform, arg.lstrip("@"))
+    found = await ctx.store.members.by_name(platform, arg.lstrip("@"))
+    if isinstance(found, Ambiguous):
+        # Callers tell only "found" from "unknown"; the feature answers this one for them.
+        raise AmbiguousMember(arg)
+    return found
+
+
+def ambiguous(ctx: Context[Any], name: str, *, by_reply: bool) -> str:
+    """The answer for a name several members share (``by_reply``: the command takes replies)."""
+    key = "core.ambiguous_member_reply" if by_reply else "core.ambiguous_member"
+    return ctx.locale.t(key, name=shown(name))
 
 
 async def accounts_of(ctx: Context[Any], key: str) -> list[str]:

@@ -327,15 +327,71 @@ def _row(obj: SQLModel, *, without: Iterable[str] = ()) -> dict[str, Any]:
 
 
 # Who on the moderators' side did something is the moderators' data, not the member's.
-MODERATOR_FIELDS = frozenset({"by", "previously_closed_by", "moderator", "actor", "assignee"})
+MODERATOR_FIELDS = frozenset(
+    {
+        "by",
+        "previously_closed_by",
+        "previous_moderator",
+        "moderator",
+        "actor",
+        "assignee",
+        "responder",
+    }
+)
+# Fields with a general name that hold, in these decisions, the moderator who acted.
+DECISION_MODERATOR_FIELDS = {
+    "promo_review": frozenset({"user"}),
+    "promo_trust": frozenset({"user"}),
+}
+# Mod-log actions and case events whose detail or note is the assignee's key.
+ASSIGNMENTS = frozenset({"case_assign", "assigned"})
 
 
-def _without_moderators(value: Any) -> Any:
+def _is_own(value: Any, own: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in own
+
+
+def _names_moderator(value: Any, own: frozenset[str]) -> bool:
+    """Whether a moderator field's value is someone else (None: the bot acted alone)."""
+    return value is not None and not _is_own(value, own)
+
+
+def _without_moderators(value: Any, own: frozenset[str]) -> Any:
+    """A JSON value without the fields naming a moderator; the member's own keys stay."""
     if isinstance(value, list):
-        return [_without_moderators(v) for v in value]
+        return [_without_moderators(v, own) for v in value]
     if isinstance(value, dict):
-        return {k: _without_moderators(v) for k, v in value.items() if k not in MODERATOR_FIELDS}
+        return {
+            k: _without_moderators(v, own)
+            for k, v in value.items()
+            if not (k in MODERATOR_FIELDS and _names_moderator(v, own))
+        }
     return value
+
+
+def _decision(decision: models.Decision, own: frozenset[str]) -> dict[str, Any]:
+    """A decision for the export, without the moderators who took part in it."""
+    hidden = DECISION_MODERATOR_FIELDS.get(decision.kind, frozenset())
+    if decision.kind == "karma" and decision.data.get("reason") == "moderator":
+        hidden |= {"giver"}  # the giver of a moderator's change is that moderator
+    data = {
+        k: v for k, v in decision.data.items() if not (k in hidden and _names_moderator(v, own))
+    }
+    return {**_row(decision, without=("id",)), "data": _without_moderators(data, own)}
+
+
+def _log_row(entry: models.ModLogEntry, own: frozenset[str], *, about: bool) -> dict[str, Any]:
+    """A mod-log row without whom a case went to; rows ``about`` the member lose the actor."""
+    row = _row(entry, without=("id", "actor") if about else ("id",))
+    if entry.action in ASSIGNMENTS and not _is_own(entry.detail, own):
+        row["detail"] = ""
+    return row
+
+
+def _history(item: models.CaseEvent, own: frozenset[str]) -> dict[str, Any]:
+    """A case event for the export; an assignment's note is the assignee's key."""
+    note = None if item.action in ASSIGNMENTS and not _is_own(item.note, own) else item.note
+    return {"action": item.action, "note": note, "at": item.at}
 
 
 def _jsonable(value: Any) -> Any:
@@ -348,10 +404,12 @@ async def collect(session: AsyncSession, keys: Sequence[str], now: datetime) -> 
     """Everything stored about these accounts, as a JSON-ready document.
 
     Moderators' warnings and notes about the member are included (they are personal data
-    about the member); who wrote them is left out, as that is the moderators' data.
+    about the member); which moderator acted is left out everywhere (mod log, cases,
+    decisions), as that is the moderators' data, unless it was the member themself.
     """
     accounts = await _members(session, keys)
     account_keys = sorted({m.key for m in accounts} | set(keys))
+    own = frozenset(account_keys)
     scrub = Scrubber([Identity(k, k, ()) for k in account_keys])
 
     async def rows(stmt: Any) -> list[Any]:
@@ -386,9 +444,7 @@ async def collect(session: AsyncSession, keys: Sequence[str], now: datetime) -> 
             .where(col(case_event.case_id).in_([c.id for c in cases]))
             .order_by(col(case_event.id))
         ):
-            history.setdefault(item.case_id, []).append(
-                {"action": item.action, "note": item.note, "at": item.at}
-            )
+            history.setdefault(item.case_id, []).append(_history(item, own))
     about = await rows(select(log).where(col(log.target).in_(account_keys)).order_by(col(log.id)))
     by = await rows(select(log).where(col(log.actor).in_(account_keys)).order_by(col(log.id)))
     override = models.SettingOverride
@@ -431,16 +487,16 @@ async def collect(session: AsyncSession, keys: Sequence[str], now: datetime) -> 
         "cases": [
             {
                 **_row(c, without=("assignee", "closed_by", "evidence")),
-                "evidence": _without_moderators(c.evidence),
+                "evidence": _without_moderators(c.evidence, own),
                 "history": history.get(c.id or 0, []),
             }
             for c in cases
         ],
-        "moderation_about_you": [_row(e, without=("id", "actor")) for e in about],
-        "your_moderator_actions": [_row(e, without=("id",)) for e in by],
+        "moderation_about_you": [_log_row(e, own, about=True) for e in about],
+        "your_moderator_actions": [_log_row(e, own, about=False) for e in by],
         "settings_you_changed": [_row(o, without=("id",)) for o in overrides],
         "feature_state": [_row(s, without=("id",)) for s in state_rows],
-        "decisions": [_row(d, without=("id",)) for d in decisions],
+        "decisions": [_decision(d, own) for d in decisions],
     }
 
 

@@ -12,6 +12,7 @@ from bot.actions import Button, DirectMessage, Restrict, ReviewRequest
 from bot.events import CommandIssued
 from bot.features.base import Context, Outcome
 from bot.features.moderation.common import (
+    accounts_of,
     answer,
     local_time,
     looks_like_member,
@@ -71,6 +72,10 @@ async def warn(event: CommandIssued, ctx: Ctx) -> Outcome:
     if isinstance(found, Outcome):
         return found
     member, rest = found
+    actor = event.author.key
+    # Linked accounts are one person: warning one's other account would mute oneself too.
+    if member.key in await accounts_of(ctx, actor):
+        return answer(event, ctx.locale.t("moderation.warn_self"))
     reason = " ".join(rest).strip()
     if not reason:
         return answer(event, usage(ctx, "warn"))
@@ -78,7 +83,6 @@ async def warn(event: CommandIssued, ctx: Ctx) -> Outcome:
     earlier = await active_warnings(ctx, member.key)
     count = len(earlier) + 1
     outcome = Outcome()
-    actor = event.author.key
     await mod_log(
         ctx,
         outcome,
@@ -92,11 +96,17 @@ async def warn(event: CommandIssued, ctx: Ctx) -> Outcome:
     )
     name = shown(member.name)
     limit = settings.warnings_to_restrict
+    # Past the threshold "4/3" would read like a mistake; those texts say it in words.
+    over = "_over" if count > limit else ""
     outcome.actions.append(
         reply(
             event,
             locale.t(
-                "moderation.warned", name=name, count=count, limit=limit, reason=shown(reason)
+                f"moderation.warned{over}",
+                name=name,
+                count=count,
+                limit=limit,
+                reason=shown(reason),
             ),
         )
     )
@@ -106,7 +116,7 @@ async def warn(event: CommandIssued, ctx: Ctx) -> Outcome:
                 chat=event.chat,
                 member=member.key,
                 text=locale.t(
-                    "moderation.warned_private",
+                    f"moderation.warned_private{over}",
                     community=ctx.community.name,
                     reason=reason,
                     count=count,
@@ -300,12 +310,14 @@ async def _notes(event: CommandIssued, ctx: Ctx, member: models.Member) -> Outco
     names = await ctx.store.members.names(
         [e.actor for e in [*notes, *warnings] if e.actor is not None]
     )
+    threshold = ctx.settings.warnings_to_restrict
+    over = "_over" if len(warnings) > threshold else ""
     lines = [
         locale.t(
-            "moderation.notes_title",
+            f"moderation.notes_title{over}",
             name=shown(member.name),
             warnings=len(warnings),
-            limit=ctx.settings.warnings_to_restrict,
+            limit=threshold,
         )
     ]
     for item in warnings[-limit:]:

@@ -30,6 +30,8 @@ from sqlmodel import col, select
 from bot.actions import Action, Button, Delete, Reply, Restrict, ReviewRequest
 from bot.events import ButtonPressed, CommandIssued, Event, MessageEdited, MessagePosted
 from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
+from bot.features.moderation.common import MODERATION, mod_log
+from bot.features.moderation.settings import ModerationSettings
 from bot.features.promo.classifier import (
     NaiveBayes,
     Sample,
@@ -63,7 +65,7 @@ from bot.features.promo.signals import (
 from bot.locales import Locale, get_locale
 from bot.text import Analysed, Link, analyse, defuse_mentions
 from storage import models
-from storage.repositories import Query
+from storage.repositories import Ambiguous, Query
 
 FEATURE = "promo"
 ALLOW_KEY = "allow"
@@ -1027,7 +1029,11 @@ class PromoFeature:
         if ":" in arg and not arg.startswith("@"):
             member = await ctx.store.members.get(arg)
         else:
-            member = await ctx.store.members.by_name(platform, arg.lstrip("@"))
+            found = await ctx.store.members.by_name(platform, arg.lstrip("@"))
+            if isinstance(found, Ambiguous):
+                # Never trust or untrust a guess; a reply names the member for sure.
+                return ctx.locale.t("core.ambiguous_member_reply", name=defuse_mentions(arg))
+            member = found
         if member is None:
             return ctx.locale.t("core.unknown_member", name=defuse_mentions(arg))
         return member.key, member.name
@@ -1047,16 +1053,6 @@ class PromoFeature:
             state = self._windows.peek(community, key)
             if state is not None:
                 state.bonus = 0.0
-        ctx.store.session.add(
-            models.ModLogEntry(
-                community=community,
-                actor=event.author.key,
-                action="promo_trust" if trusted else "promo_untrust",
-                target=key,
-                detail=f"/{event.name}",
-                at=ctx.now,
-            )
-        )
         shown = defuse_mentions(name)
         if trusted:
             text = ctx.locale.t("promo.trusted", name=shown)
@@ -1069,10 +1065,23 @@ class PromoFeature:
             event.message_id,
             {"member": key, "user": event.author.key, "trusted": trusted},
         )
-        return Outcome(
+        outcome = Outcome(
             actions=[Reply(chat=event.chat, text=text, reply_to=event.message_id)],
             decisions=[decision],
         )
+        # Through the mod log like /warn: the row, a mod_action decision and the log chat.
+        moderation: ModerationSettings = ctx.settings_of(ModerationSettings, MODERATION, event.chat)
+        await mod_log(
+            ctx,
+            outcome,
+            actor=event.author.key,
+            action="promo_trust" if trusted else "promo_untrust",
+            target=key,
+            detail=f"/{event.name}",
+            message_id=event.message_id,
+            post=moderation.post_mod_log,
+        )
+        return outcome
 
     async def _flags(self, event: CommandIssued, ctx: Context[PromoSettings]) -> Outcome:
         locale = ctx.locale

@@ -13,7 +13,7 @@ from bot.actions import ReviewRequest
 from bot.features.karma import KarmaFeature
 from storage import models
 from storage.repositories import Store
-from tests.conftest import MakeChat
+from tests.conftest import MakeChat, introduce
 
 
 def wait(chat: ConsoleChat, **delta: float) -> None:
@@ -61,6 +61,27 @@ async def test_self_karma_is_blocked(make_chat: MakeChat) -> None:
     await chat.say("alice", "danke @bob")
     assert blocks(chat) == [(key("alice"), key("alice"), "self")]
     assert awards(chat) == [(key("alice"), key("bob"), 1.0, None)]
+
+
+@pytest.mark.parametrize("impostor_first", [True, False])
+async def test_thanks_to_a_name_credit_its_username_owner(
+    make_chat: MakeChat, impostor_first: bool
+) -> None:
+    chat = await karma_chat(make_chat)
+    real = ("console:111", "Alice Real", "alice")
+    impostor = ("console:222", "alice", "mallory")
+    for member in (impostor, real) if impostor_first else (real, impostor):
+        await introduce(chat, *member)
+    await chat.say("bob", "danke @alice")
+    assert awards(chat) == [(key("bob"), "console:111", 1.0, None)]
+
+
+async def test_thanks_to_a_shared_display_name_credit_nobody(make_chat: MakeChat) -> None:
+    chat = await karma_chat(make_chat)
+    await introduce(chat, "console:301", "Anna", None)
+    await introduce(chat, "console:302", "anna", None)
+    await chat.say("bob", "danke @Anna")
+    assert awards(chat) == []
 
 
 async def test_bots_neither_give_nor_receive(make_chat: MakeChat) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from adapters.console import ConsoleChat, TestClock
 from bot.actions import React, Reply, SetRole
@@ -15,7 +16,7 @@ from bot.features.karma import KarmaFeature
 from bot.locales import get_locale
 from storage import models
 from storage.repositories import Store
-from tests.conftest import START, MakeChat
+from tests.conftest import START, MakeChat, introduce
 
 
 def wait(chat: ConsoleChat, **delta: float) -> None:
@@ -184,6 +185,136 @@ async def test_give_and_take_are_for_moderators(make_chat: MakeChat) -> None:
             ("console:alice", "refused", "/karma take"),
             ("console:mod", "karma_give", "+5 sehr hilfreich"),
             ("console:mod", "karma_take", "-2.5 Spam"),
+        ]
+
+
+@pytest.mark.parametrize("impostor_first", [True, False])
+async def test_give_credits_the_username_not_a_copied_display_name(
+    make_chat: MakeChat, impostor_first: bool
+) -> None:
+    chat = await make_chat(features=[KarmaFeature()], language="en")
+    real = ("console:111", "Alice Real", "alice")
+    impostor = ("console:222", "alice", "mallory")
+    for member in (impostor, real) if impostor_first else (real, impostor):
+        await introduce(chat, *member)
+    assert await ask(chat, "mod", "/karma give @alice 5 helpful") == (
+        "mod gives Alice Real 5 karma: helpful"
+    )
+    assert await ledger_rows(chat) == [("console:mod", "console:111", 5.0, "moderator", "helpful")]
+
+
+ANNA_DE = "Hier heißen mehrere Mitglieder @\u200bAnna. Bitte nimm den Benutzernamen des gemeinten"
+ANNA_EN = "Several members here are called @\u200bAnna. Please use the username of the one you mean"
+
+
+@pytest.mark.parametrize(
+    ("language", "give", "view"),
+    [
+        (
+            "de",
+            f"{ANNA_DE} Mitglieds (@…).",
+            f"{ANNA_DE} Mitglieds (@…) oder schick den Befehl als Antwort auf eine seiner"
+            " Nachrichten.",
+        ),
+        (
+            "en",
+            f"{ANNA_EN} (@…).",
+            f"{ANNA_EN} (@…), or send the command as a reply to one of their messages.",
+        ),
+    ],
+)
+async def test_a_shared_display_name_gets_no_karma(
+    make_chat: MakeChat, language: str, give: str, view: str
+) -> None:
+    chat = await make_chat(features=[KarmaFeature()], language=language)
+    await introduce(chat, "console:301", "Anna", None)
+    await introduce(chat, "console:302", "anna", None)
+    # /karma give takes no reply; a view of someone also works as a reply.
+    assert await ask(chat, "mod", "/karma give @Anna 5 x") == give
+    assert await ask(chat, "mod", "/karma @Anna") == view
+    assert await ledger_rows(chat) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "de",
+            "Dein eigenes Karma kannst du nicht ändern, auch nicht als Moderatorin oder Moderator.",
+        ),
+        ("en", "You cannot change your own karma, not even as a moderator."),
+    ],
+)
+async def test_moderators_cannot_change_their_own_karma(
+    make_chat: MakeChat, language: str, text: str
+) -> None:
+    chat = await make_chat(features=[KarmaFeature()], language=language)
+    await chat.say("mod", "hallo")
+    async with chat.engine.db.session() as session:
+        await Store(session).members.ensure("telegram:4711", "Mod T.", "modt", False, START)
+        await session.execute(
+            update(models.Member)
+            .where(col(models.Member.key).in_(["console:mod", "telegram:4711"]))
+            .values(person="person:console:mod")
+        )
+    assert await ask(chat, "mod", "/karma give @mod 50 selbst") == text
+    assert await ask(chat, "mod", "/karma take @mod 5 selbst") == text
+    # A linked account is the same person.
+    assert await ask(chat, "mod", "/karma give telegram:4711 50 anderes Konto") == text
+    assert await ledger_rows(chat) == []
+    assert [d.kind for d in chat.decisions if d.kind != "reply"] == []
+    async with chat.engine.db.session() as session:
+        assert (await session.execute(select(models.ModLogEntry))).scalars().all() == []
+
+
+@pytest.mark.parametrize("amount", ["0.001", "0,004", "0.0049"])
+async def test_amounts_that_round_to_nothing_are_refused(make_chat: MakeChat, amount: str) -> None:
+    chat = await make_chat(features=[KarmaFeature()], language="en")
+    await chat.say("bob", "hi")
+    usage = "Usage: /karma give @name POINTS REASON (points between 0 and 100)"
+    assert await ask(chat, "mod", f"/karma give @bob {amount} test") == usage
+    assert await ledger_rows(chat) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "lines"),
+    [
+        (
+            "de",
+            [
+                "📋 Karma vergeben mod → bob: +5 hilfreich",
+                "📋 Karma abgezogen mod → bob: -2.5 Spam",
+            ],
+        ),
+        ("en", ["📋 karma given mod → bob: +5 hilfreich", "📋 karma taken mod → bob: -2.5 Spam"]),
+    ],
+)
+async def test_give_and_take_go_through_the_mod_log(
+    make_chat: MakeChat, language: str, lines: list[str]
+) -> None:
+    chat = await make_chat(
+        'log_chat = "console:modlog"\n', features=[KarmaFeature()], language=language
+    )
+    await chat.say("bob", "hallo")
+    await chat.say("mod", "/karma give @bob 5 hilfreich")
+    await chat.say("mod", "/karma take @bob 2,5 Spam")
+    posted = [a.text for a in chat.sent if isinstance(a, Reply) and a.chat == "console:modlog"]
+    assert posted == lines
+    assert [d.data for d in chat.decisions if d.kind == "mod_action"] == [
+        {
+            "action": f"karma_{action}",
+            "actor": "console:mod",
+            "target": "console:bob",
+            "case": None,
+            "points": points,
+        }
+        for action, points in (("give", 5.0), ("take", -2.5))
+    ]
+    async with chat.engine.db.session() as session:
+        log = (await session.execute(select(models.ModLogEntry))).scalars().all()
+        assert [(e.actor, e.action, e.target, e.detail) for e in log] == [
+            ("console:mod", "karma_give", "console:bob", "+5 hilfreich"),
+            ("console:mod", "karma_take", "console:bob", "-2.5 Spam"),
         ]
 
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from adapters.console import ConsoleChat, TestClock
 from bot.actions import Action, DirectMessage, Reply, Restrict, ReviewRequest
@@ -18,7 +19,7 @@ from bot.locales import get_locale
 from bot.text import defuse_mentions
 from storage import models
 from storage.repositories import Store
-from tests.conftest import START, MakeChat
+from tests.conftest import START, MakeChat, introduce
 
 ZW = "\u200b"  # what defuse_mentions puts after "@"
 _presses = itertools.count(1)
@@ -231,6 +232,59 @@ async def test_unknown_members_are_named(make_chat: MakeChat, language: str, exp
     assert await log_actions(chat) == []
 
 
+@pytest.mark.parametrize("impostor_first", [True, False])
+async def test_a_warning_hits_the_username_not_a_copied_display_name(
+    make_chat: MakeChat, impostor_first: bool
+) -> None:
+    chat = await make_chat(features=features(), language="en")
+    real = ("console:111", "Alice Real", "alice")
+    impostor = ("console:222", "alice", "mallory")
+    for member in (impostor, real) if impostor_first else (real, impostor):
+        await introduce(chat, *member)
+    actions = await said(chat, "mod", "/warn @alice spam")
+    assert replies(actions) == ["⚠️ Alice Real has been warned (1/3): spam"]
+    assert [a.member for a in actions if isinstance(a, DirectMessage)] == ["console:111"]
+    assert await log_actions(chat) == [("warn", "console:mod", "console:111")]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "de",
+            f"Hier heißen mehrere Mitglieder @{ZW}Anna. Bitte nimm den Benutzernamen des"
+            " gemeinten Mitglieds (@…) oder schick den Befehl als Antwort auf eine seiner"
+            " Nachrichten.",
+        ),
+        (
+            "en",
+            f"Several members here are called @{ZW}Anna. Please use the username of the one"
+            " you mean (@…), or send the command as a reply to one of their messages.",
+        ),
+    ],
+)
+async def test_a_shared_display_name_is_not_guessed(
+    make_chat: MakeChat, language: str, expected: str
+) -> None:
+    chat = await new_chat(make_chat, language)
+    await introduce(chat, "console:301", "Anna", None)
+    await introduce(chat, "console:302", "anna", None)
+    assert replies(await said(chat, "mod", "/warn @Anna Spam")) == [expected]
+    assert replies(await said(chat, "mod", "/note @Anna hm")) == [expected]
+    # /case assign takes no reply: only the username is offered.
+    case = await open_case(chat, "ring", "console:bob")
+    assert replies(await said(chat, "mod", f"/case {case} assign @Anna")) == [
+        t(language, "core.ambiguous_member", name=f"@{ZW}Anna")
+    ]
+    assert await log_actions(chat) == []
+    # A reply still names the member; a username still wins over the shared name.
+    warned = await said(chat, "mod", "/warn Spam", reply_to=2)
+    assert [a.member for a in warned if isinstance(a, DirectMessage)] == ["console:bob"]
+    await introduce(chat, "console:303", "Anna K.", "anna")
+    warned = await said(chat, "mod", "/warn @Anna Spam")
+    assert [a.member for a in warned if isinstance(a, DirectMessage)] == ["console:303"]
+
+
 # --- warnings ---------------------------------------------------------------------------
 
 
@@ -367,6 +421,77 @@ async def test_further_warnings_extend_the_open_case(make_chat: MakeChat) -> Non
     history = [e.action for e in await all_rows(chat, models.CaseEvent)]
     assert history == ["opened", "warned"]
     assert [a for a, _, _ in await log_actions(chat)][-1] == "case_update"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("de", "Dich selbst kannst du nicht verwarnen."), ("en", "You cannot warn yourself.")],
+)
+async def test_a_moderator_cannot_warn_themself(
+    make_chat: MakeChat, language: str, text: str
+) -> None:
+    extra = "[communities.moderation]\nwarnings_to_restrict = 1\n"
+    chat = await new_chat(make_chat, language, extra)
+    own = await chat.say("mod", "Ich teste mal")
+    async with chat.engine.db.session() as session:
+        store = Store(session)
+        await store.members.ensure("telegram:4711", "Mod T.", "modt", False, START)
+        await session.execute(
+            update(models.Member)
+            .where(col(models.Member.key).in_(["console:mod", "telegram:4711"]))
+            .values(person="person:console:mod")
+        )
+    for command, reply_to in (
+        ("/warn @mod Test", None),
+        ("/warn Test", own),  # as a reply to their own message
+        ("/warn telegram:4711 Test", None),  # their linked account is them too
+    ):
+        actions = await said(chat, "mod", command, reply_to=reply_to)
+        assert replies(actions) == [text]
+        assert not any(isinstance(a, Restrict | DirectMessage | ReviewRequest) for a in actions)
+    assert await log_actions(chat) == []
+    assert [d for d in chat.decisions if d.kind == "mod_action"] == []
+
+
+@pytest.mark.parametrize(
+    ("language", "fourth", "title"),
+    [
+        (
+            "de",
+            "⚠️ alice wurde verwarnt (4 aktive Verwarnungen, Grenze von 3 überschritten): vier",
+            "Zu alice — aktive Verwarnungen: 4 (Grenze von 3 überschritten)",
+        ),
+        (
+            "en",
+            "⚠️ alice has been warned (4 active warnings, limit of 3 exceeded): vier",
+            "About alice — active warnings: 4 (limit of 3 exceeded)",
+        ),
+    ],
+)
+async def test_warnings_past_the_threshold_are_not_counted_as_4_of_3(
+    make_chat: MakeChat, language: str, fourth: str, title: str
+) -> None:
+    chat = await new_chat(make_chat, language)
+    for reason in ("eins", "zwei", "drei"):
+        await chat.say("mod", f"/warn @alice {reason}")
+    actions = await said(chat, "mod", "/warn @alice vier")
+    assert replies(actions)[0] == fourth
+    [private] = [a for a in actions if isinstance(a, DirectMessage)]
+    assert private.text == t(
+        language,
+        "moderation.warned_private_over",
+        community="demo",
+        reason="vier",
+        count=4,
+        limit=3,
+        days=30,
+        hours=24,
+    )
+    assert "4/3" not in private.text and "4 von 3" not in private.text
+    assert any(isinstance(a, Restrict) for a in actions)  # still muted again
+    notes = replies(await said(chat, "mod", "/note @alice"))[0].split("\n")
+    assert notes[0] == title
+    assert [line.rsplit(" ", 1)[1] for line in notes[1:]] == ["eins", "zwei", "drei", "vier"]
 
 
 # --- notes -----------------------------------------------------------------------------
@@ -518,6 +643,52 @@ async def test_the_assign_button_takes_the_case(make_chat: MakeChat) -> None:
     case = await case_row(chat, case_id)
     assert (case.assignee, case.status) == ("console:mod", "open")
     assert [d.data["assignee"] for d in chat.decisions if d.kind == "mod_action"] == ["console:mod"]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("de", "Fall #{case} betrifft bob selbst; bitte weise ihn jemand anderem zu."),
+        ("en", "Case #{case} is about bob; please assign it to someone else."),
+    ],
+)
+async def test_a_case_is_not_assigned_to_its_subject(
+    make_chat: MakeChat, language: str, text: str
+) -> None:
+    chat = await new_chat(make_chat, language)
+    chat.moderators = frozenset({"mod", "bob"})  # bob moderates, but this case is about him
+    case_id = await open_case(chat, "complaint", "console:bob")
+    expected = [text.format(case=case_id)]
+    assert replies(await said(chat, "mod", f"/case {case_id} assign @bob")) == expected
+    assert replies(await press(chat, "bob", f"case:{case_id}:assign"), "console:mods") == expected
+    case = await case_row(chat, case_id)
+    assert (case.assignee, case.status) == (None, "open")
+    assert [e.action for e in await all_rows(chat, models.CaseEvent)] == ["opened"]
+    assert await log_actions(chat) == []
+    assert [d for d in chat.decisions if d.kind == "mod_action"] == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "de",
+            "Fall #{case} ist schon entschieden (bestätigt); da gibt es nichts mehr zuzuweisen.",
+        ),
+        ("en", "Case #{case} has already been decided (confirmed); there is nothing to assign."),
+    ],
+)
+async def test_a_closed_case_is_not_assigned(make_chat: MakeChat, language: str, text: str) -> None:
+    chat = await new_chat(make_chat, language)
+    case_id = await open_case(
+        chat, "ring", "console:alice", status="confirmed", closed_by="console:mod"
+    )
+    expected = [text.format(case=case_id)]
+    assert replies(await said(chat, "mod", f"/case {case_id} assign @mod")) == expected
+    assert replies(await press(chat, "mod", f"case:{case_id}:assign"), "console:mods") == expected
+    case = await case_row(chat, case_id)
+    assert (case.assignee, case.status) == (None, "confirmed")
+    assert await log_actions(chat) == []
 
 
 @pytest.mark.parametrize(

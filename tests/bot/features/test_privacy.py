@@ -12,7 +12,9 @@ from sqlmodel import SQLModel, col
 
 from adapters.console import ConsoleChat
 from bot.actions import DirectMessage
+from bot.features.karma import KarmaFeature
 from bot.features.moderation import DELETED_NAME
+from bot.features.promo import PromoFeature
 from storage import models
 from storage.repositories import Store
 from tests.bot.features.test_moderation import (
@@ -213,6 +215,59 @@ async def test_mydata_of_a_member_without_data(make_chat: MakeChat) -> None:
     assert all(data[k] == [] for k in data if k not in ("accounts", "generated_at"))
     assert [d.data for d in chat.decisions if d.kind == "privacy"] == [
         {"action": "mydata", "member": "console:dora", "bytes": len(private.attachment)}
+    ]
+
+
+async def test_mydata_names_no_moderator(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[*features(), PromoFeature(), KarmaFeature()], language="en")
+    chat.moderators = frozenset({"mod", "mod2"})
+    await chat.say("alice", "hi")
+    await chat.say("mod2", "hi")
+    await chat.say("mod", "/note @alice watch her")
+    for number in (1, 2, 3):
+        await chat.say("mod", f"/warn @alice spam {number}")  # the third opens case 1
+    await chat.say("mod", "/case 1 assign @mod2")
+    await chat.say("mod", "/case 1 close handled")
+    await chat.say("alice", "/appeal 1 unfair")
+    await chat.say("mod", "/trust @alice")
+    await chat.say("mod", "/karma give @alice 5 helpful")
+    actions = await said(chat, "alice", "/mydata")
+    [private] = [a for a in actions if isinstance(a, DirectMessage)]
+    assert private.attachment is not None
+    data: dict[str, Any] = json.loads(private.attachment)
+    # Ledger rows keep their giver: /karma why shows it to everyone (see the test above).
+    rest = json.dumps({k: v for k, v in data.items() if k != "karma_received"})
+    assert "console:mod" not in rest  # nor console:mod2
+    # What was done about her stays, and so does what she did herself.
+    [case] = data["cases"]
+    assert [(h["action"], h["note"]) for h in case["history"]] == [
+        ("opened", None),
+        ("assigned", None),
+        ("resolved", "handled"),
+        ("appealed", "unfair"),
+    ]
+    assert [a["by"] for a in case["evidence"]["appeals"]] == ["console:alice"]
+    assert ("case_assign", "") in [(e["action"], e["detail"]) for e in data["moderation_about_you"]]
+    decisions = [(d["kind"], d["data"]) for d in data["decisions"]]
+    assert (
+        "mod_action",
+        {"action": "appeal", "actor": "console:alice", "target": "console:alice", "case": 1},
+    ) in decisions
+    assert ("promo_trust", {"member": "console:alice", "trusted": True}) in decisions
+    restrict = next(d for k, d in decisions if k == "mod_action" and d["action"] == "restrict")
+    assert restrict["actor"] is None  # the bot acted on its own
+    karma = [d for k, d in decisions if k == "karma"]
+    assert [(d["receiver"], d["points"], "giver" in d) for d in karma] == [
+        ("console:alice", 5.0, False)
+    ]
+    # A moderator's own export keeps what they did, not the colleague they handed a case to.
+    actions = await said(chat, "mod", "/mydata")
+    [private] = [a for a in actions if isinstance(a, DirectMessage)]
+    assert private.attachment is not None
+    mine: dict[str, Any] = json.loads(private.attachment)
+    assert "console:mod2" not in private.attachment.decode()
+    assert ("case_assign", "console:mod", "") in [
+        (e["action"], e["actor"], e["detail"]) for e in mine["your_moderator_actions"]
     ]
 
 

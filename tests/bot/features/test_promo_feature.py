@@ -27,7 +27,7 @@ from storage import models
 from storage.db import Database
 from storage.inline_sqlite import InlineConnection
 from storage.repositories import State, Store
-from tests.conftest import START, MakeApp, MakeChat
+from tests.conftest import START, MakeApp, MakeChat, introduce
 
 
 @dataclass(frozen=True)
@@ -520,6 +520,64 @@ async def test_trust_commands_explain_what_is_wrong(
     await chat.say("otto", "Hallo!")
     await chat.say("mod", command)
     assert chat.sent[-1] == Reply(chat="console:general", text=reply, reply_to="2")
+
+
+@pytest.mark.parametrize(
+    ("language", "lines"),
+    [
+        (
+            "de",
+            [
+                "📋 auf die Vertrauensliste gesetzt mod → otto: /trust",
+                "📋 von der Vertrauensliste genommen mod → otto: /untrust",
+            ],
+        ),
+        (
+            "en",
+            [
+                "📋 put on the allow-list mod → otto: /trust",
+                "📋 taken off the allow-list mod → otto: /untrust",
+            ],
+        ),
+    ],
+)
+async def test_trust_and_untrust_go_through_the_mod_log(
+    make_chat: MakeChat, language: str, lines: list[str]
+) -> None:
+    chat = await make_chat(
+        'log_chat = "console:modlog"\n', features=[PromoFeature()], language=language
+    )
+    await chat.say("otto", "Hallo!")
+    await chat.say("mod", "/trust @otto")
+    await chat.say("mod", "/untrust @otto")
+    posted = [a.text for a in chat.sent if isinstance(a, Reply) and a.chat == "console:modlog"]
+    assert posted == lines
+    assert [d.data for d in chat.decisions if d.kind == "mod_action"] == [
+        {"action": action, "actor": "console:mod", "target": "console:otto", "case": None}
+        for action in ("promo_trust", "promo_untrust")
+    ]
+    log = await rows(chat, models.ModLogEntry)
+    assert [(e.actor, e.action, e.target, e.detail) for e in log] == [
+        ("console:mod", "promo_trust", "console:otto", "/trust"),
+        ("console:mod", "promo_untrust", "console:otto", "/untrust"),
+    ]
+
+
+async def test_trust_names_the_username_and_never_guesses(make_chat: MakeChat) -> None:
+    chat = await make_chat(features=[PromoFeature()], language="en")
+    await introduce(chat, "console:222", "otto", "mallory")  # copied otto's name
+    await introduce(chat, "console:111", "Otto Real", "otto")
+    await introduce(chat, "console:301", "Anna", None)
+    await introduce(chat, "console:302", "anna", None)
+    await chat.say("mod", "/trust @otto")
+    command = await chat.say("mod", "/trust @Anna")
+    ambiguous = (
+        "Several members here are called @\u200bAnna. Please use the username of the one you"
+        " mean (@…), or send the command as a reply to one of their messages."
+    )
+    assert chat.sent[-1] == Reply(chat="console:general", text=ambiguous, reply_to=str(command))
+    trusted = [d.data.get("member") for d in chat.decisions if d.kind == "promo_trust"]
+    assert trusted == ["console:111"]
 
 
 async def test_members_with_high_karma_are_not_flagged_for_links(make_chat: MakeChat) -> None:

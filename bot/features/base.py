@@ -24,6 +24,17 @@ class FeatureSettings(BaseModel):
     enabled: bool = True
 
 
+# Field metadata of a setting only scheduled work reads, from the community's level: a
+# chat's value would never be used (``Field(..., json_schema_extra=COMMUNITY_ONLY)``).
+COMMUNITY_ONLY: dict[str, Any] = {"scope": "community"}
+
+
+def community_only(field: Any) -> bool:
+    """Whether a settings field (pydantic ``FieldInfo``) is read only community-wide."""
+    extra = getattr(field, "json_schema_extra", None)
+    return isinstance(extra, dict) and extra.get("scope") == "community"
+
+
 S = TypeVar("S", bound=FeatureSettings)
 S_co = TypeVar("S_co", bound=FeatureSettings, covariant=True)
 

@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from bot.config import SettingsResolver
 from bot.events import CommandIssued
-from bot.features.base import Context, Decision, Outcome
+from bot.features.base import Context, Decision, Outcome, community_only
 from bot.features.moderation.common import answer, mod_log, reply, shown, usage
 from bot.features.moderation.settings import ModerationSettings
 from storage import models
@@ -250,6 +250,11 @@ async def _set(
         return answer(event, text)
     if (feature, name) in PROTECTED:
         return answer(event, locale.t("moderation.config_protected", setting=dotted))
+    if not community_wide and community_only(fields[name]):
+        # Scheduled work reads it from the community's level: a chat's value would say ✅
+        # and change nothing.
+        text = locale.t("moderation.config_community_only", setting=dotted, flag=COMMUNITY_FLAG)
+        return answer(event, text)
     author = event.author.key
     community = ctx.community.name
     if community_wide and author not in ctx.community.section.moderators:

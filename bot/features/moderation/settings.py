@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot.features.base import FeatureSettings
+from bot.features.base import COMMUNITY_ONLY, FeatureSettings
 
 
 class ModerationSettings(FeatureSettings):
@@ -41,4 +41,5 @@ class PrivacySettings(FeatureSettings):
     purge_texts: bool = Field(
         True,
         description="once a day, erase message texts older than [bot] retention_days",
+        json_schema_extra=COMMUNITY_ONLY,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.features.base import FeatureSettings
+from bot.features.base import COMMUNITY_ONLY, FeatureSettings
 
 
 class PromoSettings(FeatureSettings):
@@ -96,6 +96,7 @@ class PromoSettings(FeatureSettings):
         le=50.0,
         description="how many seed texts one moderator decision counts as when training "
         "(read from the community level)",
+        json_schema_extra=COMMUNITY_ONLY,
     )
 
     @field_validator("allowed_links")

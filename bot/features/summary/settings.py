@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from bot.features.base import FeatureSettings
+from bot.features.base import COMMUNITY_ONLY, FeatureSettings
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = (
@@ -24,12 +24,15 @@ class SummarySettings(FeatureSettings):
     """When the weekly summary is posted (community time zone) and what it lists."""
 
     weekday: Weekday = Field(
-        "monday", description="day the summary of the last complete ISO week is posted"
+        "monday",
+        description="day the summary of the last complete ISO week is posted",
+        json_schema_extra=COMMUNITY_ONLY,
     )
     time: str = Field(
         "09:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
         description="local time (HH:MM, community time zone) the summary is posted at",
+        json_schema_extra=COMMUNITY_ONLY,
     )
     top_n: int = Field(5, ge=1, le=25, description="members listed as helpers and in dialogue")
     answers_per_helper: int = Field(
@@ -47,5 +50,7 @@ class SummarySettings(FeatureSettings):
     )
     chart: bool = Field(True, description="attach the chart image (PNG) to the chat post")
     skip_empty: bool = Field(
-        True, description="post nothing for a week without a single message (still marked done)"
+        True,
+        description="post nothing for a week without a single message (still marked done)",
+        json_schema_extra=COMMUNITY_ONLY,
     )

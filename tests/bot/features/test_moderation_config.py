@@ -19,6 +19,7 @@ from bot.features.moderation import (
     load_overrides,
     parse_value,
 )
+from bot.locales import get_locale
 from storage import models
 from storage.repositories import Store
 from tests.bot.features.test_moderation import all_rows, log_actions, replies, said, t, usage_text
@@ -97,6 +98,22 @@ async def overrides(chat: ConsoleChat) -> list[tuple[str, str, str, Any, str | N
 )
 def test_values_are_parsed_as_toml_or_json_scalars(text: str, value: Any) -> None:
     assert parse_value(text) == value
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+async def test_a_setting_only_scheduled_work_reads_is_set_for_the_community(
+    make_chat: MakeChat, language: str
+) -> None:
+    # The daily purge reads the community's value; in a chat it would say ✅ and do nothing.
+    chat = await config_chat(make_chat, language)
+    actions = await said(chat, "mod", "/config set privacy.purge_texts false")
+    text = get_locale(language).t(
+        "moderation.config_community_only", setting="privacy.purge_texts", flag="--community"
+    )
+    assert replies(actions) == [text]
+    assert await overrides(chat) == []
+    actions = await said(chat, "mod", "/config set --community privacy.purge_texts false")
+    assert await overrides(chat) == [("", "privacy", "purge_texts", False, "console:mod")]
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,9 @@ class _Builder:
         s = self.s
         part = Section(self.t("summary.helpers_title"))
         if not s.helpers:
-            part.lines.append(("line", self.t("summary.helpers_empty")))
+            # Karma went to members who keep theirs private: "no karma yet" would be wrong.
+            empty = "summary.helpers_hidden" if s.karma_awards else "summary.helpers_empty"
+            part.lines.append(("line", self.t(empty)))
         for index, helper in enumerate(s.helpers):
             rank = MEDALS[index] if index < len(MEDALS) else f"{index + 1}."
             line = self.t(

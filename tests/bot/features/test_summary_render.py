@@ -175,6 +175,9 @@ def test_empty_parts_say_so(language: str, lines: list[str]) -> None:
         new_members=0,
         dialogue_pct=None,
         helpers=(),
+        karma_given=0.0,
+        karma_awards=0,
+        karma_givers=0,
         karma_blocks=0,
         blocks_by_rule={},
         first_response_median_minutes=None,
@@ -184,6 +187,17 @@ def test_empty_parts_say_so(language: str, lines: list[str]) -> None:
     got = render_text(quiet, get_locale(language)).split("\n")
     for line in lines:
         assert line in got
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_karma_to_members_who_hide_it_is_not_called_no_karma(language: str) -> None:
+    # The only helpers opted out of being shown: the awards still happened.
+    hidden = replace(EXPECTED, helpers=())
+    assert hidden.karma_awards > 0
+    got = render_text(hidden, get_locale(language)).split("\n")
+    locale = get_locale(language)
+    assert locale.t("summary.helpers_hidden") in got
+    assert locale.t("summary.helpers_empty") not in got
 
 
 HOSTILE = "<b>__Bo*b__</b> @everyone"

@@ -340,8 +340,18 @@ async def appeal(event: CommandIssued, ctx: Ctx) -> Outcome:
     appeals = list(case.evidence.get("appeals") or [])
     if len(appeals) >= ctx.settings.max_appeals:
         return answer(event, locale.t("moderation.appeal_limit", case=number))
+    if case.status == "dismissed":
+        # Decided in the member's favour: reopening it would only put Confirm back in reach.
+        return answer(event, locale.t("moderation.appeal_in_favour", case=number))
     outcome = Outcome()
     if case.status == "open":
+        statements = list(case.evidence.get("statements") or [])
+        if len(statements) >= ctx.settings.max_appeals:
+            return answer(event, locale.t("moderation.appeal_limit", case=number))
+        # Counted like appeals: an open case is no place for an endless stream of words.
+        statements.append({"by": author, "text": text[:1024], "at": ctx.now.isoformat()})
+        case.evidence = {**case.evidence, "statements": statements}
+        ctx.store.session.add(case)
         ctx.store.session.add(
             models.CaseEvent(
                 case_id=case.id, actor=author, action="statement", note=text[:1024], at=ctx.now
@@ -361,6 +371,17 @@ async def appeal(event: CommandIssued, ctx: Ctx) -> Outcome:
         outcome.actions.insert(
             0, reply(event, locale.t("moderation.appeal_still_open", case=number))
         )
+        review_chat = ctx.community.section.moderator_chat or ctx.community.section.log_chat
+        if review_chat is not None and review_chat != ctx.community.section.log_chat:
+            # The log chat has the mod log line already; the review chat must see it too.
+            names = await ctx.store.members.names([author])
+            statement = locale.t(
+                "moderation.appeal_statement_review",
+                case=case.id,
+                name=shown(names[author]),
+                text=_excerpt(text, 500),
+            )
+            outcome.actions.append(Reply(chat=review_chat, text=statement))
         return outcome
     previous, previous_status = case.closed_by, case.status
     appeals.append(

@@ -822,13 +822,35 @@ async def test_an_appeal_on_an_open_case_is_a_statement(make_chat: MakeChat) -> 
         f"Case #{case_id} is still open; I have added your words to it for the moderators."
     ]
     assert not any(isinstance(a, ReviewRequest) for a in actions)
+    # The moderators' chat sees the statement (no buttons: the case is open anyway).
+    assert replies(actions, "console:mods") == [
+        f"📝 bob added to the open case #{case_id}: “I only asked a question”"
+    ]
     events = await all_rows(chat, models.CaseEvent)
     assert [(e.action, e.actor, e.note) for e in events][-1] == (
         "statement",
         "console:bob",
         "I only asked a question",
     )
-    assert (await case_row(chat, case_id)).evidence == {}
+    [statement] = (await case_row(chat, case_id)).evidence["statements"]
+    assert (statement["by"], statement["text"]) == ("console:bob", "I only asked a question")
+    # Counted like appeals: one per case by default.
+    again = await said(chat, "bob", f"/appeal {case_id} and another thing")
+    assert replies(again) == [t("en", "moderation.appeal_limit", case=case_id)]
+    assert replies(again, "console:mods") == []
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+async def test_a_case_decided_in_the_members_favour_is_not_appealed(
+    make_chat: MakeChat, language: str
+) -> None:
+    # Reopening a dismissed promo case would only put Confirm (delete, learn spam) in reach.
+    chat = await new_chat(make_chat, language)
+    case_id = await open_case(chat, "promo", "console:bob", status="dismissed", closed_by="x:m")
+    actions = await said(chat, "bob", f"/appeal {case_id} why was I flagged at all?")
+    assert replies(actions) == [t(language, "moderation.appeal_in_favour", case=case_id)]
+    assert not any(isinstance(a, ReviewRequest) for a in actions)
+    assert (await case_row(chat, case_id)).status == "dismissed"
 
 
 async def test_promo_appeals_offer_only_promo_buttons(make_chat: MakeChat) -> None:

@@ -117,6 +117,9 @@ GERMAN = [
     ("Geht das auch ohne Anmeldung?", False, None),
     ("Die Rückerstattung kam nach zwei Tagen an, top!", False, None),
     ("Seit dem letzten Update ist mein Spielstand weg 😡", True, "high"),
+    # separable verbs: a lawyer "eingeschaltet" in two parts
+    ("Wenn das nicht geklärt wird, schalte ich einen Anwalt ein.", True, "high"),
+    ("Ist hier ein Anwalt? Brauch kurz Rat zu meinem Mietvertrag", False, None),
     # "behoben" in einer Frage ist keine Lösung
     ("Die App ist seit Tagen kaputt, wann wird das behoben?", True, "low"),
     ("Ist das schon behoben? Die Seite geht immer noch nicht", True, "low"),

@@ -25,6 +25,9 @@ class ModerationFeature:
     handles: ClassVar[tuple[type[Event], ...]] = (CommandIssued, ButtonPressed)
     commands: ClassVar[tuple[CommandSpec, ...]] = (
         CommandSpec("warn", "/warn @name reason", "moderation.help.warn", moderator_only=True),
+        CommandSpec(
+            "unwarn", "/unwarn @name [reason]", "moderation.help.unwarn", moderator_only=True
+        ),
         CommandSpec("note", "/note @name [text]", "moderation.help.note", moderator_only=True),
         CommandSpec(
             "case",
@@ -52,13 +55,15 @@ class ModerationFeature:
             return await self._command(event, ctx)
         except AmbiguousMember as error:
             # Raised by resolve_member before anything is written; /case assign takes no reply.
-            by_reply = event.name in ("warn", "note")
+            by_reply = event.name in ("warn", "unwarn", "note")
             return answer(event, ambiguous(ctx, error.name, by_reply=by_reply))
 
     async def _command(self, event: CommandIssued, ctx: Context[ModerationSettings]) -> Outcome:
         match event.name:
             case "warn":
                 return await warnings.warn(event, ctx)
+            case "unwarn":
+                return await warnings.unwarn(event, ctx)
             case "note":
                 return await warnings.note(event, ctx)
             case "case":

@@ -51,19 +51,72 @@ def _active_since(ctx: Ctx) -> Any:
 
 
 async def active_warnings(ctx: Ctx, member: str) -> list[models.ModLogEntry]:
-    """Warnings of a member that have not expired yet, oldest first."""
+    """Warnings of a member that have not expired or been withdrawn yet, oldest first."""
     entry = models.ModLogEntry
     stmt = (
         select(entry)
         .where(
             col(entry.community) == ctx.community.name,
-            col(entry.action) == "warn",
+            col(entry.action).in_(("warn", "unwarn")),
             col(entry.target) == member,
             col(entry.at) > _active_since(ctx),
         )
         .order_by(col(entry.at), col(entry.id))
     )
-    return list((await ctx.store.session.execute(stmt)).scalars())
+    active: list[models.ModLogEntry] = []
+    # The mod log only grows: an "unwarn" row withdraws the newest warning before it. One
+    # whose warning has expired since finds none left in the window, as it should.
+    for row in (await ctx.store.session.execute(stmt)).scalars():
+        if row.action == "warn":
+            active.append(row)
+        elif active:
+            active.pop()
+    return active
+
+
+async def unwarn(event: CommandIssued, ctx: Ctx) -> Outcome:
+    """``/unwarn @member [reason]``: withdraw the member's newest active warning."""
+    found = await _target(event, ctx)
+    if isinstance(found, Outcome):
+        return found
+    member, rest = found
+    locale, settings = ctx.locale, ctx.settings
+    name = shown(member.name)
+    earlier = await active_warnings(ctx, member.key)
+    if not earlier:
+        return answer(event, locale.t("moderation.unwarn_none", name=name))
+    reason = " ".join(rest).strip()
+    outcome = Outcome()
+    await mod_log(
+        ctx,
+        outcome,
+        actor=event.author.key,
+        action="unwarn",
+        target=member.key,
+        detail=reason or f"warning of {earlier[-1].at.isoformat()}",
+        message_id=event.message_id,
+        post=settings.post_mod_log,
+        extra={"withdrawn": earlier[-1].id},
+    )
+    count = len(earlier) - 1
+    outcome.actions.insert(
+        0,
+        reply(
+            event,
+            locale.t("moderation.unwarned", name=name, count=count, hours=settings.restrict_hours),
+        ),
+    )
+    if settings.notify_warned:
+        outcome.actions.append(
+            DirectMessage(
+                chat=event.chat,
+                member=member.key,
+                text=locale.t(
+                    "moderation.unwarned_private", community=ctx.community.name, count=count
+                ),
+            )
+        )
+    return outcome
 
 
 async def warn(event: CommandIssued, ctx: Ctx) -> Outcome:

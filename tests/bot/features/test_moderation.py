@@ -187,7 +187,7 @@ async def test_wrong_calls_answer_with_the_usage(make_chat: MakeChat, language: 
     assert await log_actions(chat) == []
 
 
-MODERATOR_COMMANDS = ["warn", "note", "case", "cases", "config"]
+MODERATOR_COMMANDS = ["warn", "unwarn", "note", "case", "cases", "config"]
 
 
 def test_the_refusal_list_covers_every_moderator_command() -> None:
@@ -370,6 +370,35 @@ async def test_expired_warnings_do_not_count(
     assert any(isinstance(a, Restrict) for a in actions) is restricted
     expected = "3/3" if restricted else "1/3"
     assert expected in replies(actions)[0]
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+async def test_unwarn_withdraws_the_newest_active_warning(
+    make_chat: MakeChat, language: str
+) -> None:
+    chat = await new_chat(make_chat, language, step=timedelta(0))
+    none = await said(chat, "mod", "/unwarn @alice")
+    assert replies(none) == [t(language, "moderation.unwarn_none", name="alice")]
+    await chat.say("mod", "/warn @alice one")
+    await chat.say("mod", "/warn @alice two (a mistake)")
+    actions = await said(chat, "mod", "/unwarn @alice wrong member")
+    assert replies(actions) == [t(language, "moderation.unwarned", name="alice", count=1, hours=24)]
+    [private] = [a for a in actions if isinstance(a, DirectMessage)]
+    assert private.member == "console:alice"
+    assert await log_actions(chat) == [
+        ("warn", "console:mod", "console:alice"),
+        ("warn", "console:mod", "console:alice"),
+        ("unwarn", "console:mod", "console:alice"),
+    ]
+    # Two more warnings make two active, not three: no mute yet.
+    second = await said(chat, "mod", "/warn @alice three")
+    assert not any(isinstance(a, Restrict) for a in second)
+    assert "2/3" in replies(second)[0]
+    # Members cannot withdraw warnings.
+    before = await log_actions(chat)
+    refused = await said(chat, "alice", "/unwarn @alice")
+    assert not any(isinstance(a, DirectMessage) for a in refused)
+    assert [a for a in await log_actions(chat) if a[0] == "unwarn"] == [before[2]]
 
 
 async def test_threshold_and_duration_follow_the_settings(make_chat: MakeChat) -> None:

@@ -45,5 +45,12 @@ async def test_the_demo_shows_the_sample_week_as_its_guide_describes_it(
     week = "2026-W47"
     assert (tmp_path / "out" / f"summary-demo-{week}.html").exists()
     assert (tmp_path / "out" / f"summary-demo-{week}.png").read_bytes().startswith(b"\x89PNG")
-    # Nothing in the sample week is slow or broken enough to warn about.
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # Nothing in the sample week is broken enough to warn about. How long an event took is
+    # the benchmark's to judge: on a loaded machine any event may stall past the engine's
+    # 250 ms warning.
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and not (r.name == "bot.engine" and " took " in r.msg)
+    ]
+    assert warnings == []

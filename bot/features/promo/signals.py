@@ -312,10 +312,16 @@ def _host_words(links: Sequence[Link]) -> list[str]:
     text around a link may say nothing, the name says what it sells."""
     found: list[str] = []
     for link in links:
-        labels = link.host.removeprefix("www.").split(".")[:-1]  # without the top level
-        if labels:
-            found.extend(lexicons().hits(tokenize(" ".join(labels).replace("-", " ")))[WORDS])
+        found.extend(_words_in_host(link.host))
     return found
+
+
+@functools.lru_cache(maxsize=4_096)  # the same hosts are linked again and again
+def _words_in_host(host: str) -> tuple[str, ...]:
+    labels = host.removeprefix("www.").split(".")[:-1]  # without the top level
+    if not labels:
+        return ()
+    return tuple(lexicons().hits(tokenize(" ".join(labels).replace("-", " ")))[WORDS])
 
 
 def _enough_letters(analysed: Analysed) -> bool:

@@ -81,6 +81,9 @@ async def unwarn(event: CommandIssued, ctx: Ctx) -> Outcome:
         return found
     member, rest = found
     locale, settings = ctx.locale, ctx.settings
+    # A moderator warned by another one does not take it back themself.
+    if member.key in await accounts_of(ctx, event.author.key):
+        return answer(event, locale.t("moderation.unwarn_self"))
     name = shown(member.name)
     earlier = await active_warnings(ctx, member.key)
     if not earlier:

@@ -394,11 +394,17 @@ async def test_unwarn_withdraws_the_newest_active_warning(
     second = await said(chat, "mod", "/warn @alice three")
     assert not any(isinstance(a, Restrict) for a in second)
     assert "2/3" in replies(second)[0]
+    # Nor can a warned moderator withdraw their own warning.
+    chat.moderators = frozenset({"mod", "mod2"})
+    await chat.say("mod", "/warn @mod2 rude")
+    own = await said(chat, "mod2", "/unwarn @mod2")
+    assert replies(own) == [t(language, "moderation.unwarn_self")]
     # Members cannot withdraw warnings.
     before = await log_actions(chat)
     refused = await said(chat, "alice", "/unwarn @alice")
     assert not any(isinstance(a, DirectMessage) for a in refused)
     assert [a for a in await log_actions(chat) if a[0] == "unwarn"] == [before[2]]
+    assert [a for a in before if a[0] == "unwarn"] == [before[2]]
 
 
 async def test_threshold_and_duration_follow_the_settings(make_chat: MakeChat) -> None:

@@ -670,4 +670,5 @@ def explain(
 _ZERO_NOTES = {
     "negated": "complaints.explain_negated",
     "mixed": "complaints.explain_mixed",
+    **{name: "complaints.explain_needs_problem" for name in NEEDS_PROBLEM},
 }

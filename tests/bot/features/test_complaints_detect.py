@@ -474,7 +474,13 @@ def test_weather_with_a_named_product_is_a_complaint() -> None:
 def test_grief_alone_is_shown_but_does_not_count() -> None:
     result = detect("Mein Opa ist gestorben.", "de")
     assert result.signals == (detection.Signal("grief", "gestorben", 0.0),)
-    assert "needs a target or another problem signal" in explain(result)[1]
+    assert "needs another problem signal; a target alone is not enough" in explain(result)[1]
+    # Beside the meetup one will miss (a target), still no complaint, and explain says why.
+    beside = detect("My grandpa passed away, I'll miss the meetup on Saturday", "en")
+    assert not beside.is_complaint
+    assert "a target alone is not enough" in "\n".join(explain(beside))
+    # Safety still only needs a target.
+    assert "needs a target or another problem signal" in explain(detect("It caught fire."))[1]
 
 
 def test_safety_and_health_replies_know_it() -> None:

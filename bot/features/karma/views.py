@@ -23,7 +23,7 @@ from bot.features.karma.levels import check_level, level_text
 from bot.features.karma.link import Profile, person_map, platform_of, profiles
 from bot.features.karma.rules import month_start, week_start
 from bot.features.karma.settings import KarmaSettings, level_index
-from bot.features.moderation.common import MODERATION, mod_log
+from bot.features.moderation.common import MODERATION, mod_log, not_found
 from bot.features.moderation.settings import ModerationSettings
 from bot.text import defuse_mentions
 from storage import models
@@ -139,12 +139,7 @@ def _unknown(
     ctx: Context[Any], event: CommandIssued, name: str, found: Ambiguous | None, *, by_reply: bool
 ) -> Outcome:
     """The answer for a member name nobody here has, or several members share."""
-    if found is None:
-        key = "core.unknown_member"
-    else:
-        key = "core.ambiguous_member_reply" if by_reply else "core.ambiguous_member"
-    text = ctx.locale.t(key, name=defuse_mentions(name))
-    return Outcome(actions=[_reply(event, text)])
+    return Outcome(actions=[_reply(event, not_found(ctx, name, found, by_reply=by_reply))])
 
 
 async def _viewed(

@@ -17,6 +17,7 @@ from bot.features.moderation.common import (
     local_time,
     looks_like_member,
     mod_log,
+    not_found,
     parse_case_number,
     reply,
     resolve_member,
@@ -268,8 +269,8 @@ async def case_command(event: CommandIssued, ctx: Ctx) -> Outcome:
     actor = event.author.key
     if verb in ASSIGN_WORDS:
         member = await resolve_member(ctx, event.chat, args[2])
-        if member is None:
-            return answer(event, ctx.locale.t("core.unknown_member", name=shown(args[2])))
+        if not isinstance(member, models.Member):
+            return answer(event, not_found(ctx, args[2], member, by_reply=False))
         outcome, text = await decide(
             ctx, case, "assign", actor, assignee=member.key, message_id=event.message_id
         )

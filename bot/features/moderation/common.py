@@ -25,14 +25,6 @@ _DISCORD_MENTION = re.compile(r"^<@!?(\d+)>$")
 _KEY = re.compile(r"^(?:telegram|discord|console|chat):[^\s:]+$")
 
 
-class AmbiguousMember(Exception):
-    """A name several members share: the command asks for the @username instead."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
 def reply(event: CommandIssued, text: str) -> Reply:
     """A reply to the command's message in its chat."""
     return Reply(chat=event.chat, text=text, reply_to=event.message_id)
@@ -58,26 +50,25 @@ def looks_like_member(arg: str) -> bool:
     return arg.startswith("@") or bool(_DISCORD_MENTION.match(arg) or _KEY.match(arg))
 
 
-async def resolve_member(ctx: Context[Any], chat: str, arg: str) -> models.Member | None:
-    """The member an argument names: ``@name``, a display name, ``<@123>`` or a member key.
-
-    Raises ``AmbiguousMember`` for a name several members share (see ``ambiguous``).
-    """
+async def resolve_member(
+    ctx: Context[Any], chat: str, arg: str
+) -> models.Member | Ambiguous | None:
+    """The member an argument names: ``@name``, a display name, ``<@123>`` or a member key;
+    ``AMBIGUOUS`` for a name several members share (answer with ``not_found``)."""
     platform = chat.partition(":")[0]
     mention = _DISCORD_MENTION.match(arg)
     if mention:
         return await ctx.store.members.get(f"{platform}:{mention.group(1)}")
     if _KEY.match(arg):
         return await ctx.store.members.get(arg)
-    found = await ctx.store.members.by_name(platform, arg.lstrip("@"))
-    if isinstance(found, Ambiguous):
-        # Callers tell only "found" from "unknown"; the feature answers this one for them.
-        raise AmbiguousMember(arg)
-    return found
+    return await ctx.store.members.by_name(platform, arg.lstrip("@"))
 
 
-def ambiguous(ctx: Context[Any], name: str, *, by_reply: bool) -> str:
-    """The answer for a name several members share (``by_reply``: the command takes replies)."""
+def not_found(ctx: Context[Any], name: str, found: Ambiguous | None, *, by_reply: bool) -> str:
+    """The answer for a name nobody here has, or several members share (``by_reply``: the
+    command also works as a reply to the member's message, which names them for sure)."""
+    if found is None:
+        return ctx.locale.t("core.unknown_member", name=shown(name))
     key = "core.ambiguous_member_reply" if by_reply else "core.ambiguous_member"
     return ctx.locale.t(key, name=shown(name))
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from bot.events import ButtonPressed, CommandIssued, Event
 from bot.features.base import CommandSpec, Context, FeatureSettings, Outcome
 from bot.features.moderation import cases, configure, warnings
-from bot.features.moderation.common import MODERATION, AmbiguousMember, ambiguous, answer
+from bot.features.moderation.common import MODERATION
 from bot.features.moderation.settings import ModerationSettings
 
 
@@ -51,14 +51,6 @@ class ModerationFeature:
             return await cases.button(event, ctx)
         if not isinstance(event, CommandIssued):
             return Outcome()
-        try:
-            return await self._command(event, ctx)
-        except AmbiguousMember as error:
-            # Raised by resolve_member before anything is written; /case assign takes no reply.
-            by_reply = event.name in ("warn", "unwarn", "note")
-            return answer(event, ambiguous(ctx, error.name, by_reply=by_reply))
-
-    async def _command(self, event: CommandIssued, ctx: Context[ModerationSettings]) -> Outcome:
         match event.name:
             case "warn":
                 return await warnings.warn(event, ctx)

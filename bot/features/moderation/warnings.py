@@ -17,6 +17,7 @@ from bot.features.moderation.common import (
     local_time,
     looks_like_member,
     mod_log,
+    not_found,
     reply,
     resolve_member,
     shown,
@@ -36,8 +37,8 @@ async def _target(
     args = event.args
     if args and looks_like_member(args[0]):
         member = await resolve_member(ctx, event.chat, args[0])
-        if member is None:
-            return answer(event, ctx.locale.t("core.unknown_member", name=shown(args[0])))
+        if not isinstance(member, models.Member):
+            return answer(event, not_found(ctx, args[0], member, by_reply=True))
         return member, args[1:]
     if event.reply_to_author is not None:
         member = await ctx.store.members.get(event.reply_to_author.key)

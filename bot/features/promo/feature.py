@@ -30,7 +30,7 @@ from sqlmodel import col, select
 from bot.actions import Action, Button, Delete, Reply, Restrict, ReviewRequest
 from bot.events import ButtonPressed, CommandIssued, Event, MessageEdited, MessagePosted
 from bot.features.base import CommandSpec, Context, Decision, FeatureSettings, Outcome
-from bot.features.moderation.common import MODERATION, mod_log
+from bot.features.moderation.common import MODERATION, mod_log, not_found
 from bot.features.moderation.settings import ModerationSettings
 from bot.features.promo.classifier import (
     NaiveBayes,
@@ -1026,16 +1026,14 @@ class PromoFeature:
             return ctx.locale.t("core.usage", usage=usage)
         arg = event.args[0]
         platform = event.chat.partition(":")[0]
+        member: models.Member | Ambiguous | None
         if ":" in arg and not arg.startswith("@"):
             member = await ctx.store.members.get(arg)
         else:
-            found = await ctx.store.members.by_name(platform, arg.lstrip("@"))
-            if isinstance(found, Ambiguous):
-                # Never trust or untrust a guess; a reply names the member for sure.
-                return ctx.locale.t("core.ambiguous_member_reply", name=defuse_mentions(arg))
-            member = found
-        if member is None:
-            return ctx.locale.t("core.unknown_member", name=defuse_mentions(arg))
+            # Never trust or untrust a guess; a reply names the member for sure.
+            member = await ctx.store.members.by_name(platform, arg.lstrip("@"))
+        if not isinstance(member, models.Member):
+            return not_found(ctx, arg, member, by_reply=True)
         return member.key, member.name
 
     async def _trust(

@@ -31,20 +31,26 @@ WARNINGS_CASE = "warnings"
 
 
 async def _target(
-    event: CommandIssued, ctx: Ctx
+    event: CommandIssued, ctx: Ctx, *, not_self: str | None = None
 ) -> tuple[models.Member, tuple[str, ...]] | Outcome:
-    """The member a command names (first argument, or the replied-to author) and the rest."""
+    """The member a command names (first argument, or the replied-to author) and the rest;
+    with ``not_self`` (a text key), any of the author's own accounts is refused with it."""
     args = event.args
+    member: models.Member | None = None
+    rest = args
     if args and looks_like_member(args[0]):
-        member = await resolve_member(ctx, event.chat, args[0])
-        if not isinstance(member, models.Member):
-            return answer(event, not_found(ctx, args[0], member, by_reply=True))
-        return member, args[1:]
-    if event.reply_to_author is not None:
+        found = await resolve_member(ctx, event.chat, args[0])
+        if not isinstance(found, models.Member):
+            return answer(event, not_found(ctx, args[0], found, by_reply=True))
+        member, rest = found, args[1:]
+    elif event.reply_to_author is not None:
         member = await ctx.store.members.get(event.reply_to_author.key)
-        if member is not None:
-            return member, args
-    return answer(event, usage(ctx, event.name))
+    if member is None:
+        return answer(event, usage(ctx, event.name))
+    # Linked accounts are one person: warning one's other account would mute oneself too.
+    if not_self is not None and member.key in await accounts_of(ctx, event.author.key):
+        return answer(event, ctx.locale.t(not_self))
+    return member, rest
 
 
 def _active_since(ctx: Ctx) -> Any:
@@ -77,14 +83,12 @@ async def active_warnings(ctx: Ctx, member: str) -> list[models.ModLogEntry]:
 
 async def unwarn(event: CommandIssued, ctx: Ctx) -> Outcome:
     """``/unwarn @member [reason]``: withdraw the member's newest active warning."""
-    found = await _target(event, ctx)
+    # A moderator warned by another one does not take it back themself.
+    found = await _target(event, ctx, not_self="moderation.unwarn_self")
     if isinstance(found, Outcome):
         return found
     member, rest = found
     locale, settings = ctx.locale, ctx.settings
-    # A moderator warned by another one does not take it back themself.
-    if member.key in await accounts_of(ctx, event.author.key):
-        return answer(event, locale.t("moderation.unwarn_self"))
     name = shown(member.name)
     earlier = await active_warnings(ctx, member.key)
     if not earlier:
@@ -125,14 +129,11 @@ async def unwarn(event: CommandIssued, ctx: Ctx) -> Outcome:
 
 async def warn(event: CommandIssued, ctx: Ctx) -> Outcome:
     """``/warn @member reason``: a warning; at the threshold a mute and a case."""
-    found = await _target(event, ctx)
+    found = await _target(event, ctx, not_self="moderation.warn_self")
     if isinstance(found, Outcome):
         return found
     member, rest = found
     actor = event.author.key
-    # Linked accounts are one person: warning one's other account would mute oneself too.
-    if member.key in await accounts_of(ctx, actor):
-        return answer(event, ctx.locale.t("moderation.warn_self"))
     reason = " ".join(rest).strip()
     if not reason:
         return answer(event, usage(ctx, "warn"))
